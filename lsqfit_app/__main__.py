@@ -1,0 +1,6 @@
+"""``python -m lsqfit_app`` runs the same entry point as ``lsqfit-app``."""
+import sys
+
+from lsqfit_app.cli import main
+
+sys.exit(main())

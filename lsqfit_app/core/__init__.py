@@ -1,0 +1,1 @@
+"""Qt-free core types: parameters, progress and cancel, results, statistics, tables."""
