@@ -1,0 +1,141 @@
+"""Uncertainties and goodness-of-fit statistics of a least-squares fit.
+
+Notation: n used points, p free parameters, dof = n - p, weighted residuals
+r_i = (y_i - f_i)/sigma_i, weighted Jacobian J_ij = (df_i/dp_j)/sigma_i over
+the free parameters, SSE = sum r_i**2.
+
+Covariance (Gauss-Newton / delta method)::
+
+    C = s2 * (J^T J)^-1,  s2 = 1            when sigma is absolute
+                          s2 = SSE / dof    otherwise ("scaled" errors)
+
+computed from a QR factorisation of J with its columns scaled by powers of
+two (exact, so scaling adds no rounding), and the SVD of the small R factor
+to detect rank deficiency.  Parameters at an active bound are held like fixed
+ones (their error is not defined by the curvature there).  Under a robust
+loss J and r are first multiplied by sqrt(rho'(z)) (the IRLS weights at the
+solution), the usual sandwich-free approximation.
+
+Confidence intervals use Student's t with dof degrees of freedom.  R^2 is
+1 - SSE/SST with SST centred about the weighted mean; for linear models whose
+column space does not contain the constant (no intercept) the uncentred
+SST = sum w y^2 is used, NIST's convention.  Information criteria use the
+full Gaussian log-likelihood: with absolute sigma
+-2 log L = chi2 + sum log(2 pi sigma_i^2) and k = p; otherwise the variance is
+estimated, -2 log L = n log(2 pi SSE/n) + n and k = p + 1 (Burnham & Anderson
+2002).  AICc = AIC + 2k(k+1)/(n-k-1), BIC = -2 log L + k log n.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as _st
+
+T_LEVEL = 0.95
+
+
+def column_scale(J: np.ndarray) -> np.ndarray:
+    """Powers of two near each column's norm (1 for zero columns)."""
+    norms = np.sqrt(np.einsum("ij,ij->j", J, J)) if J.size else np.ones(J.shape[1])
+    norms = np.where((norms > 0) & np.isfinite(norms), norms, 1.0)
+    return np.exp2(np.round(np.log2(norms)))
+
+
+def covariance_unscaled(J: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """(J^T J)^-1 over J's columns, and notes for undetermined parameters.
+
+    Returns the matrix (NaN rows/columns where a parameter is not determined)
+    and, per column, a note ("" when fine).
+    """
+    m, p = J.shape
+    notes = [""] * p
+    if p == 0:
+        return np.zeros((0, 0)), notes
+    if not np.all(np.isfinite(J)):
+        return np.full((p, p), np.nan), ["the Jacobian is not finite at the solution"] * p
+    scale = column_scale(J)
+    Js = J / scale
+    if m < p:
+        return np.full((p, p), np.nan), ["too few points to determine the parameters"] * p
+    R = np.linalg.qr(Js, mode="r")
+    U, s, Vt = np.linalg.svd(R)
+    tol = s[0] * max(m, p) * np.finfo(float).eps if s.size and s[0] > 0 else 0.0
+    if s.size == 0 or s[0] == 0 or s[-1] <= tol:
+        # Rank deficient: name the parameters involved in the null space.
+        cov = np.full((p, p), np.nan)
+        null = Vt[s <= max(tol, 0.0)] if s.size else np.eye(p)
+        involved = np.flatnonzero(np.any(np.abs(null) > 1e-3, axis=0))
+        who = ", ".join(names[i] for i in involved) or "some parameters"
+        for i in range(p):
+            notes[i] = (f"singular Jacobian: {who} cannot be determined separately "
+                        "from these data")
+        return cov, notes
+    inv_s = 1.0 / s
+    cov_s = (Vt.T * inv_s**2) @ Vt
+    cov = cov_s / np.outer(scale, scale)
+    return cov, notes
+
+
+def t_quantile(dof: int, level: float = T_LEVEL) -> float:
+    if dof <= 0:
+        return math.nan
+    return float(_st.t.ppf(0.5 + level / 2, dof))
+
+
+def p_value(t: float, dof: int) -> float:
+    if dof <= 0 or not math.isfinite(t):
+        return math.nan
+    return float(2 * _st.t.sf(abs(t), dof))
+
+
+def has_intercept(J: np.ndarray) -> bool:
+    """Does the column space of J contain the constant vector?"""
+    if J.size == 0:
+        return False
+    ones = np.ones(J.shape[0])
+    scale = column_scale(J)
+    coef, *_ = np.linalg.lstsq(J / scale, ones, rcond=None)
+    resid = ones - (J / scale) @ coef
+    return float(np.linalg.norm(resid)) <= 1e-8 * math.sqrt(J.shape[0])
+
+
+def goodness_of_fit(y: np.ndarray, w: np.ndarray, r_w: np.ndarray, n_free: int,
+                    absolute_sigma: bool, weighted: bool, centered: bool,
+                    sigma: np.ndarray) -> dict:
+    """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals."""
+    n = int(y.size)
+    dof = n - n_free
+    sse = float(np.dot(r_w, r_w))
+    rmse = math.sqrt(sse / n) if n else math.nan
+    residual_sd = math.sqrt(sse / dof) if dof > 0 else math.nan
+    if centered:
+        ybar = float(np.sum(w * y) / np.sum(w))
+        sst = float(np.sum(w * (y - ybar) ** 2))
+        dof_t = n - 1
+    else:
+        sst = float(np.sum(w * y * y))
+        dof_t = n
+    r2 = 1.0 - sse / sst if sst > 0 else math.nan
+    adj = 1.0 - (sse / dof) / (sst / dof_t) if (sst > 0 and dof > 0 and dof_t > 0) else math.nan
+    if absolute_sigma:
+        chi2 = sse
+        red = sse / dof if dof > 0 else math.nan
+        m2ll = chi2 + float(np.sum(np.log(2 * math.pi * sigma**2)))
+        k = n_free
+    else:
+        chi2 = red = None
+        if weighted:
+            # relative weights: the scale is estimated, like an unweighted fit,
+            # with the Jacobian of the weights' normalisation (sum log w) kept.
+            m2ll = n * math.log(2 * math.pi * sse / n) + n - float(np.sum(np.log(w))) \
+                if sse > 0 else -math.inf
+        else:
+            m2ll = n * math.log(2 * math.pi * sse / n) + n if sse > 0 else -math.inf
+        k = n_free + 1
+    aic = m2ll + 2 * k
+    aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf)
+    bic = m2ll + k * math.log(n) if n > 0 else math.nan
+    return dict(dof=dof, sse=sse, rmse=rmse, residual_sd=residual_sd, r_squared=r2,
+                adj_r_squared=adj, chi_squared=chi2, reduced_chi_squared=red,
+                aic=aic, aicc=aicc, bic=bic, log_likelihood=-0.5 * m2ll)

@@ -1,0 +1,172 @@
+"""The objective every solver sees: free parameters in, weighted residuals out.
+
+It hides fixed parameters, weights and the data selection from the solver
+algorithms, counts evaluations, polls the cancel token, keeps the best point
+seen so far (so a cancel or a crash mid-way still returns something useful)
+and turns per-iteration reports into :class:`IterationState` callbacks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from lsqfit_app.core.losses import loss_objective, loss_terms
+from lsqfit_app.core.problem import FitProblem
+from lsqfit_app.core.progress import CancelToken, IterationState
+
+
+class Cancelled(Exception):
+    """Raised inside a solver's callbacks to unwind it on cancel (never escapes fit())."""
+
+
+class IterationLimit(Exception):
+    """Raised inside a solver's callbacks when the iteration limit is reached."""
+
+
+@dataclass
+class Outcome:
+    """What a solver algorithm hands back to ``fit``."""
+
+    theta: np.ndarray
+    status: str                # a key of solvers.MESSAGES
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class Objective:
+    def __init__(self, problem: FitProblem, start: np.ndarray, *, solver: str,
+                 on_iteration: Callable[[IterationState], None] | None = None,
+                 cancel: CancelToken | None = None, max_iterations: int | None = None):
+        self.problem = problem
+        self.model = problem.model
+        self.x, self.y, self.sigma = problem.used_data()
+        self.inv_sigma = 1.0 / self.sigma
+        self.free = np.array([not p.fixed for p in problem.params], dtype=bool)
+        self.free_idx = np.flatnonzero(self.free)
+        self.full = np.asarray(start, dtype=float).copy()
+        self.lower = np.array([p.min for p in problem.params])[self.free]
+        self.upper = np.array([p.max for p in problem.params])[self.free]
+        self.loss = problem.loss
+        self.f_scale = problem.f_scale
+        self.solver = solver
+        self.on_iteration = on_iteration
+        self.cancel = cancel
+        self.max_iterations = max_iterations
+        self.nfev = 0
+        self.njev = 0
+        self.iterations = 0
+        self.history: list[float] = []
+        self.best_theta = self.full[self.free].copy()
+        self.best_objective = math.inf
+        self.saw_nonfinite = False
+        self._last_key: bytes | None = None
+        self._last_r: np.ndarray | None = None
+
+    # -- parameters ---------------------------------------------------
+    @property
+    def theta0(self) -> np.ndarray:
+        return self.full[self.free].copy()
+
+    @property
+    def n_free(self) -> int:
+        return int(self.free_idx.size)
+
+    def expand(self, theta: np.ndarray) -> np.ndarray:
+        p = self.full.copy()
+        p[self.free] = theta
+        return p
+
+    # -- evaluations --------------------------------------------------
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        """Weighted residuals (y - f)/sigma at free parameters theta."""
+        self.check_cancel()
+        theta = np.asarray(theta, dtype=float)
+        with np.errstate(all="ignore"):
+            r = (self.y - self.model.eval(self.expand(theta), self.x)) * self.inv_sigma
+        self.nfev += 1
+        if np.all(np.isfinite(r)):
+            obj = self.objective_of(r)
+            if obj < self.best_objective:
+                self.best_objective = obj
+                self.best_theta = theta.copy()
+        else:
+            self.saw_nonfinite = True
+        self._last_key = theta.tobytes()
+        self._last_r = r
+        return r
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """d r / d theta = -J_f / sigma over the free parameters."""
+        self.check_cancel()
+        with np.errstate(all="ignore"):
+            J = self.model.jacobian(self.expand(np.asarray(theta, dtype=float)), self.x)
+        self.njev += 1
+        J = J[:, self.free_idx] if self.n_free != J.shape[1] else J
+        return -(J * self.inv_sigma[:, None])
+
+    def residuals_and_jacobian(self, theta):
+        self.check_cancel()
+        theta = np.asarray(theta, dtype=float)
+        with np.errstate(all="ignore"):
+            f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
+        self.nfev += 1
+        self.njev += 1
+        r = (self.y - f) * self.inv_sigma
+        if np.all(np.isfinite(r)):
+            obj = self.objective_of(r)
+            if obj < self.best_objective:
+                self.best_objective, self.best_theta = obj, theta.copy()
+        else:
+            self.saw_nonfinite = True
+        J = J[:, self.free_idx] if self.n_free != J.shape[1] else J
+        return r, -(J * self.inv_sigma[:, None])
+
+    def objective_of(self, r: np.ndarray) -> float:
+        return loss_objective(r, self.loss, self.f_scale)
+
+    def value(self, theta: np.ndarray) -> float:
+        r = self.residuals(theta)
+        return self.objective_of(r) if np.all(np.isfinite(r)) else math.inf
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Objective F = f_scale^2 sum rho(r^2/f_scale^2) and its gradient."""
+        r, Jr = self.residuals_and_jacobian(theta)
+        if not np.all(np.isfinite(r)):
+            return math.inf, np.zeros(self.n_free)
+        if self.loss == "linear":
+            return float(r @ r), 2.0 * (Jr.T @ r)
+        rho, drho = loss_terms(r, self.loss, self.f_scale)
+        return float(self.f_scale**2 * rho.sum()), 2.0 * (Jr.T @ (drho * r))
+
+    def last_residuals(self, theta: np.ndarray) -> np.ndarray | None:
+        if self._last_key == np.asarray(theta, dtype=float).tobytes():
+            return self._last_r
+        return None
+
+    # -- progress -----------------------------------------------------
+    def report(self, theta: np.ndarray, objective: float | None = None) -> None:
+        """Called by a solver once per iteration (and once at the start)."""
+        self.check_cancel()
+        theta = np.asarray(theta, dtype=float)
+        if objective is None:
+            r = self.last_residuals(theta)
+            if r is None:
+                r = self.residuals(theta)
+            objective = self.objective_of(r) if np.all(np.isfinite(r)) else math.inf
+        if self.history:
+            self.iterations += 1
+        self.history.append(float(objective))
+        if self.on_iteration is not None:
+            self.on_iteration(IterationState(
+                iteration=self.iterations, objective=float(objective),
+                values=tuple(float(v) for v in self.expand(theta)),
+                evaluations=self.nfev, solver=self.solver))
+        if self.max_iterations is not None and self.iterations >= self.max_iterations:
+            raise IterationLimit
