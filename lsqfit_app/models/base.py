@@ -75,6 +75,15 @@ class Model(ABC):
         """True when the model is affine in all its parameters."""
         return bool(self.param_names) and self.linear_params == frozenset(self.param_names)
 
+    def jacobian_dd(self, p: np.ndarray, x: Predictors) -> tuple[np.ndarray, np.ndarray] | None:
+        """The Jacobian as a double-double pair (hi, lo), or None if not available.
+
+        Only affine models need it: the closed-form solver refines against the
+        exact design matrix when it has one (NIST Filip needs x**10 to more
+        than double precision).  Default: not available.
+        """
+        return None
+
     def eval_and_jacobian(self, p: np.ndarray, x: Predictors) -> tuple[np.ndarray, np.ndarray]:
         """Both at once; subclasses override when they can share work."""
         return self.eval(p, x), self.jacobian(p, x)
