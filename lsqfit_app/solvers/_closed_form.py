@@ -27,7 +27,7 @@ import numpy as np
 
 from lsqfit_app.core.statistics import column_scale
 from lsqfit_app.solvers._objective import Objective, Outcome
-from lsqfit_app.solvers._precise import residual_dd, transpose_dot_dd
+from lsqfit_app.core.ddarith import residual_dd, transpose_dot_dd
 
 #: refinement passes are cheap (one QR reused); stop early when converged
 MAX_REFINEMENTS = 12
@@ -35,11 +35,18 @@ MAX_REFINEMENTS = 12
 DD_LIMIT = 20_000_000
 
 
-def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True):
-    """Least-squares solution of B p ~ b; returns (p, residual, rank_ok, passes)."""
+def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True,
+                 B_lo: np.ndarray | None = None):
+    """Least-squares solution of B p ~ b; returns (p, residual, rank_ok, passes).
+
+    ``B_lo``, when given, is the low-order part of the exact matrix B + B_lo
+    (a double-double design matrix); refinement then converges to the
+    solution for that exact matrix.
+    """
     m, n = B.shape
     scale = column_scale(B)
     Bs = B / scale
+    Bs_lo = None if B_lo is None else B_lo / scale
     Q, R = np.linalg.qr(Bs, mode="reduced")
     diag = np.abs(np.diag(R))
     if diag.size == 0 or diag.min() <= diag.max() * max(m, n) * np.finfo(float).eps:
@@ -48,11 +55,11 @@ def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True):
     z = np.linalg.solve(R, Q.T @ b) if n else np.zeros(0)
     if not refine or m * n > DD_LIMIT:
         return z / scale, b - Bs @ z, True, 0
-    r = residual_dd(Bs, z, b)
+    r = residual_dd(Bs, z, b, A_lo=Bs_lo)
     passes = 0
     for passes in range(1, MAX_REFINEMENTS + 1):
-        f = residual_dd(Bs, z, b, r)
-        g = -transpose_dot_dd(Bs, r)
+        f = residual_dd(Bs, z, b, r, A_lo=Bs_lo)
+        g = -transpose_dot_dd(Bs, r, A_lo=Bs_lo)
         h = np.linalg.solve(R.T, g)
         d = Q.T @ f
         dz = np.linalg.solve(R, d - h)
@@ -61,7 +68,7 @@ def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True):
         r = r + dr
         if np.all(np.abs(dz) <= 4 * np.finfo(float).eps * np.abs(z)):
             break
-    r = residual_dd(Bs, z, b)
+    r = residual_dd(Bs, z, b, A_lo=Bs_lo)
     return z / scale, r, True, passes
 
 
@@ -82,7 +89,12 @@ def run_closed_form(obj: Objective, options) -> Outcome:
         obj.report(theta0)
     B = A * obj.inv_sigma[:, None]
     b = (obj.y - f0) * obj.inv_sigma
-    theta, r, full_rank, passes = solve_linear(B, b, refine=options.refine)
+    B_lo = None
+    if np.all(obj.inv_sigma == 1.0) and not np.any(f0):
+        exact = obj.model.jacobian_dd(obj.expand(zero), obj.x)
+        if exact is not None:
+            B, B_lo = exact[0][:, obj.free_idx], exact[1][:, obj.free_idx]
+    theta, r, full_rank, passes = solve_linear(B, b, refine=options.refine, B_lo=B_lo)
     obj.best_theta = theta
     obj.best_objective = float(r @ r)
     if not obj.history:

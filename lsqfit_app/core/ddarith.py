@@ -1,4 +1,4 @@
-"""Residuals of linear least squares in double-double precision.
+"""Double-double arithmetic for accurate residuals of linear least squares.
 
 Iterative refinement of a least-squares solution only helps when the
 residuals it feeds back are computed more accurately than the working
@@ -40,31 +40,63 @@ def two_sum(a: np.ndarray, b: np.ndarray):
     return s, e
 
 
-def residual_dd(A: np.ndarray, x: np.ndarray, b: np.ndarray, r: np.ndarray | None = None):
-    """b - r - A @ x, accurate to double-double, returned rounded to float64.
+def residual_dd(A: np.ndarray, x: np.ndarray, b: np.ndarray, r: np.ndarray | None = None,
+                A_lo: np.ndarray | None = None):
+    """b - r - (A + A_lo) @ x, accurate to double-double, rounded to float64.
 
-    A is (m, n) float64; x (n,), b (m,), r (m,) or None.
+    A is (m, n) float64 and A_lo its optional low-order part (the matrix is
+    A + A_lo exactly); x (n,), b (m,), r (m,) or None.
     """
     hi = np.array(b, dtype=float, copy=True)
     lo = np.zeros_like(hi)
-    terms = [] if r is None else [(-r, None)]
-    for s, _ in terms:
-        hi, e = two_sum(hi, s)
+    if r is not None:
+        hi, e = two_sum(hi, -r)
         lo += e
     for j in range(A.shape[1]):
         p, pe = two_product(A[:, j], -x[j])
         hi, e = two_sum(hi, p)
         lo += e + pe
+        if A_lo is not None:
+            lo -= A_lo[:, j] * x[j]
     return hi + lo
 
 
-def transpose_dot_dd(A: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """A.T @ r with every sum accurate to double-double (column by column)."""
+def transpose_dot_dd(A: np.ndarray, r: np.ndarray, A_lo: np.ndarray | None = None) -> np.ndarray:
+    """(A + A_lo).T @ r with every sum accurate to double-double (column by column)."""
     out = np.empty(A.shape[1])
     for j in range(A.shape[1]):
         p, pe = two_product(A[:, j], r)
+        if A_lo is not None:
+            pe = pe + A_lo[:, j] * r
         out[j] = _sum_dd(p, pe)
     return out
+
+
+def mul_dd(ah, al, bh, bl):
+    """(ah + al) * (bh + bl) in double-double."""
+    p, e = two_product(ah, bh)
+    e = e + (ah * bl + al * bh)
+    return two_sum_fast(p, e)
+
+
+def two_sum_fast(a, b):
+    """Renormalise a + b (|a| >= |b|) to a double-double pair."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def power_dd(x: np.ndarray, k: int):
+    """x**k for a non-negative integer k as a double-double pair (hi, lo)."""
+    hi = np.ones_like(x, dtype=float)
+    lo = np.zeros_like(hi)
+    base_h, base_l = np.asarray(x, dtype=float), np.zeros_like(hi)
+    while k:
+        if k & 1:
+            hi, lo = mul_dd(hi, lo, base_h, base_l)
+        k >>= 1
+        if k:
+            base_h, base_l = mul_dd(base_h, base_l, base_h, base_l)
+    return hi, lo
 
 
 def _sum_dd(p: np.ndarray, pe: np.ndarray) -> float:

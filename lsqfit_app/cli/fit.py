@@ -1,0 +1,106 @@
+"""``lsqfit-app fit FILE ...``: a headless fit (DESIGN.md 4.1)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from lsqfit_app.core.errors import InputError
+
+SOLVER_CHOICES = ("auto", "closed-form", "gradient-descent", "lbfgs", "lm", "trf", "all")
+LOSS_CHOICES = ("linear", "huber", "soft_l1", "cauchy", "arctan")
+
+
+def add_data_arguments(parser) -> None:
+    """Options shared by ``fit`` and ``compare``: file, import, columns, parameters."""
+    from lsqfit_app.io.options import add_import_arguments
+
+    parser.add_argument("file", metavar="FILE", help="data file (csv, tsv, txt, xlsx, ods, ...)")
+    add_import_arguments(parser)
+    parser.add_argument("-x", nargs="+", metavar="COL", default=None,
+                        help="predictor column(s) by name or 1-based number (default: 1)")
+    parser.add_argument("-y", metavar="COL|EXPR", default="2",
+                        help="response column or expression of columns, e.g. 'log(y)' (default: 2)")
+    parser.add_argument("--sigma", metavar="COL", help="column of absolute standard deviations")
+    parser.add_argument("--weights", choices=("none", "poisson", "relative"), default="none",
+                        help="weighting when there is no sigma column")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE[:MIN:MAX]",
+                        help="start value and optional bounds (repeatable)")
+    parser.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                        help="hold a parameter fixed (repeatable)")
+    parser.add_argument("--loss", choices=LOSS_CHOICES, default="linear")
+    parser.add_argument("--f-scale", type=float, default=1.0,
+                        help="residual scale of a robust loss (default 1)")
+    parser.add_argument("--max-iterations", type=int, default=None)
+
+
+def add_arguments(parser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument("--model", required=True, metavar="NAME|FORMULA",
+                        help="library model (see 'lsqfit-app models') or a formula")
+    parser.add_argument("--solver", choices=SOLVER_CHOICES, default="auto")
+    parser.add_argument("--report", metavar="PATH", help="write a report (.html, .pdf or .md)")
+    parser.add_argument("--export-fit", metavar="PATH", help="write fitted data (.csv or .xlsx)")
+    parser.add_argument("--script", metavar="PATH",
+                        help="write a standalone numpy/scipy script that reproduces the fit")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def load_problem(args, model_spec: str):
+    """Read the file and build the FitProblem from the command line options."""
+    from lsqfit_app.io import read_table
+    from lsqfit_app.io.options import read_options_from_args
+    from lsqfit_app.roles import Roles, make_problem, parse_param
+
+    read = read_table(args.file, **read_options_from_args(args))
+    roles = Roles(x=tuple(args.x) if args.x else ("1",), y=args.y, sigma=args.sigma,
+                  x_given=args.x is not None)
+    specs = [parse_param(t) for t in args.param] + [parse_param(t, fixed=True) for t in args.fix]
+    problem = make_problem(read.table, roles, model_spec, specs, weights=args.weights,
+                           loss=args.loss, f_scale=args.f_scale)
+    return read, problem
+
+
+def run(args) -> int:
+    from lsqfit_app.report.text import format_result
+    from lsqfit_app.solvers import SolverOptions, fit, fit_race
+
+    read, problem = load_problem(args, args.model)
+    if args.max_iterations is not None and args.max_iterations < 1:
+        raise InputError("--max-iterations must be at least 1")
+    options = SolverOptions(max_iterations=args.max_iterations)
+    if args.solver == "all":
+        results = fit_race(problem, options=options)
+        if args.json:
+            json.dump([r.to_dict() for r in results], sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            for r in results:
+                print(f"=== {r.solver} ===")
+                print(format_result(r))
+                print()
+        return 0 if any(r.converged for r in results) else 1
+    result = fit(problem, args.solver, options=options)
+    _write_outputs(args, read, problem, result)
+    if args.json:
+        out = result.to_dict()
+        out["input"] = {"file": str(args.file), "sheet": getattr(read, "sheet", None),
+                        "columns": dict(problem.labels), "weighting": problem.weighting}
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(format_result(result))
+    return 0 if result.converged else 1
+
+
+def _write_outputs(args, read, problem, result) -> None:
+    if not (args.report or args.export_fit or args.script):
+        return
+    from lsqfit_app import report
+
+    context = report.ReportContext.from_read(read, problem, source=args.file)
+    if args.report:
+        report.write_report(result, problem, args.report, context=context)
+    if args.export_fit:
+        report.export_fit(result, problem, args.export_fit)
+    if args.script:
+        report.write_script(result, problem, args.script, context=context)

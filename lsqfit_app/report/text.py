@@ -1,0 +1,51 @@
+"""Plain-text rendering of a fit result (CLI output, clipboard, e-mail)."""
+from __future__ import annotations
+
+import math
+
+from lsqfit_app.core.result import FitResult
+
+
+def fmt(value, digits: int = 6) -> str:
+    """A number for people: significant digits, no noise for NaN/None."""
+    if value is None:
+        return "-"
+    value = float(value)
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+def format_result(result: FitResult) -> str:
+    s = result.statistics
+    lines = [
+        f"Model:     {result.model_name}",
+        f"Formula:   {result.formula}",
+        f"Solver:    {result.solver} (loss {result.loss}), {result.iterations} iterations, "
+        f"{result.evaluations} evaluations, {result.elapsed:.3g} s",
+        f"Status:    {result.status.value}: {result.message}",
+        "",
+        f"{'parameter':<18}{'value':>15}{'std error':>13}{'95% CI':>29}{'p':>10}  note",
+    ]
+    for p in result.parameters:
+        ci = f"[{fmt(p.ci95[0])}, {fmt(p.ci95[1])}]" if not p.fixed else "fixed"
+        note = p.stderr_note if p.stderr_note and p.stderr_note != "fixed" else ""
+        if p.at_bound:
+            note = note or "at bound"
+        lines.append(f"{p.name:<18}{fmt(p.value, 10):>15}{fmt(p.stderr, 4):>13}{ci:>29}"
+                     f"{fmt(p.p_value, 3):>10}  {note}")
+    lines += [
+        "",
+        f"points used {s.n_used} of {s.n} (masked {s.n_excluded}, missing {s.n_missing}); "
+        f"free parameters {s.n_free}; dof {s.dof}",
+        f"SSE {fmt(s.sse, 10)}   RMSE {fmt(s.rmse)}   residual SD {fmt(s.residual_sd)}",
+        f"R^2 {fmt(s.r_squared, 10)}{'' if s.r_squared_centered else ' (uncentred: no intercept)'}"
+        f"   adjusted R^2 {fmt(s.adj_r_squared, 10)}",
+    ]
+    if s.chi_squared is not None:
+        lines.append(f"chi^2 {fmt(s.chi_squared)}   reduced chi^2 {fmt(s.reduced_chi_squared)}")
+    lines.append(f"AIC {fmt(s.aic, 8)}   AICc {fmt(s.aicc, 8)}   BIC {fmt(s.bic, 8)}")
+    lines += ["", result.uncertainty_note]
+    return "\n".join(lines)
