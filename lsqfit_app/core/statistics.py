@@ -106,7 +106,8 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray, r_w: np.ndarray, n_free: int,
     """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals."""
     n = int(y.size)
     dof = n - n_free
-    sse = float(np.dot(r_w, r_w))
+    with np.errstate(over="ignore", invalid="ignore"):
+        sse = float(np.dot(r_w, r_w))
     rmse = math.sqrt(sse / n) if n else math.nan
     residual_sd = math.sqrt(sse / dof) if dof > 0 else math.nan
     if centered:

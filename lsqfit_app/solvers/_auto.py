@@ -53,6 +53,10 @@ def polish(obj: Objective, theta: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(r)):
         return best
     f_best = float(r @ r)
+    # rounding level of the objective: each residual y - f carries an error of
+    # a few eps * |y| (cancellation when the fit is close), so sum r^2 is only
+    # known to about 2 * sum |r| * eps * |y|
+    noise = 16 * eps * float(np.abs(r) @ (np.abs(obj.y) * obj.inv_sigma)) + 64 * eps * f_best
     last_step = np.inf
     for _ in range(POLISH_STEPS):
         J = obj.jacobian(best)
@@ -67,7 +71,7 @@ def polish(obj: Objective, theta: np.ndarray) -> np.ndarray:
         trial = best + step
         r_t = obj.residuals(trial)
         f_t = float(r_t @ r_t) if np.all(np.isfinite(r_t)) else np.inf
-        if not f_t <= f_best * (1 + 64 * eps) + 1e-300:
+        if not f_t <= f_best + noise:
             break
         best, r, f_best, last_step = trial, r_t, min(f_t, f_best), size
         if size <= 8 * eps:
