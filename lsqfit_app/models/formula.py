@@ -1,0 +1,124 @@
+"""A model given as a formula the user typed, with exact symbolic derivatives.
+
+``FormulaModel("a*exp(-x/tau) + c", variables=("x",))`` parses the text with
+the safe parser of :mod:`lsqfit_app.models.expression`; names that are
+predictor columns become ``independent_vars``, all other names parameters.
+The Jacobian comes from symbolic derivatives, evaluated together with the
+model in one pass over the shared nodes.  Parameters in which the formula is
+jointly affine (all mixed second derivatives identically zero) are reported as
+``linear_params`` so variable projection and the closed-form solver can treat
+them exactly.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from lsqfit_app.core.errors import FormulaError
+from lsqfit_app.models.base import Model, Predictors, as_predictors
+from lsqfit_app.models.expression import Expression, Program, parse_expression
+
+
+class FormulaModel(Model):
+    """Model defined by formula text.
+
+    Parameters
+    ----------
+    text : str
+        The formula in the formula language (see DESIGN 4.1), e.g.
+        ``"a*exp(-x/tau) + c"`` or ``"b1 - b2*x1*exp(-b3*x2)"``.
+    variables : iterable of str
+        Names of the predictor columns that may appear.  Those used by the
+        formula become ``independent_vars`` (in order of appearance).
+
+    Raises
+    ------
+    FormulaError
+        When the text is not a valid formula, uses none of ``variables`` or
+        has no parameter left to fit.
+    """
+
+    def __init__(self, text: str, variables: Iterable[str] = ("x",)):
+        variables = tuple(variables)
+        expr = parse_expression(text, variables)
+        names = expr.ordered_names
+        known = set(variables)
+        independent = tuple(n for n in names if n in known)
+        params = tuple(n for n in names if n not in known)
+        normalised = str(expr)
+        if not independent:
+            raise FormulaError(
+                f"the formula uses none of the columns {', '.join(variables) or '(none)'}",
+                text, None)
+        if not params:
+            raise FormulaError("the formula has no parameters to fit", text, None)
+        self.expression: Expression = expr
+        self.name = normalised
+        self.formula = normalised
+        self.param_names = params
+        self.independent_vars = independent
+        self.derivatives: tuple[Expression, ...] = tuple(expr.derivative(p) for p in params)
+        self._eval_program = Program([expr])
+        self._jac_program = Program(list(self.derivatives))
+        self._both_program = Program([expr, *self.derivatives])
+        self._linear: frozenset[str] | None = None
+
+    # -- evaluation --------------------------------------------------------
+    def _env(self, p: np.ndarray, x: Predictors) -> tuple[dict, int]:
+        p = np.asarray(p, dtype=float).ravel()
+        if p.size != len(self.param_names):
+            raise ValueError(f"expected {len(self.param_names)} parameter values, got {p.size}")
+        xs = as_predictors(x, self.independent_vars)
+        env: dict = dict(xs)
+        n = len(next(iter(xs.values())))
+        # Python floats: numpy scalar arithmetic on them is the cheapest path.
+        env.update(zip(self.param_names, p.tolist()))
+        return env, n
+
+    def _column(self, value, n: int, inputs: dict) -> np.ndarray:
+        out = np.asarray(value, dtype=float)
+        if out.shape != (n,):
+            return np.broadcast_to(out, (n,)).copy()
+        if any(out is v for v in inputs.values()):
+            return out.copy()  # never hand back the caller's own array
+        return out
+
+    def eval(self, p: np.ndarray, x: Predictors) -> np.ndarray:
+        env, n = self._env(p, x)
+        return self._column(self._eval_program.run(env)[0], n, env)
+
+    def jacobian(self, p: np.ndarray, x: Predictors) -> np.ndarray:
+        env, n = self._env(p, x)
+        return self._fill(self._jac_program.run(env), n)
+
+    def eval_and_jacobian(self, p: np.ndarray, x: Predictors) -> tuple[np.ndarray, np.ndarray]:
+        env, n = self._env(p, x)
+        values = self._both_program.run(env)
+        return self._column(values[0], n, env), self._fill(values[1:], n)
+
+    @staticmethod
+    def _fill(columns: list, n: int) -> np.ndarray:
+        jac = np.empty((n, len(columns)))
+        for j, col in enumerate(columns):
+            jac[:, j] = col  # broadcasts constant derivatives
+        return jac
+
+    # -- structure ---------------------------------------------------------
+    @property
+    def linear_params(self) -> frozenset[str]:
+        """A maximal set (chosen greedily, in parameter order) of parameters
+        whose pairwise second derivatives are all identically zero."""
+        if self._linear is None:
+            chosen: list[str] = []
+            for name, d in zip(self.param_names, self.derivatives):
+                if all(d.derivative(q).is_constant_zero for q in (name, *chosen)):
+                    chosen.append(name)
+            self._linear = frozenset(chosen)
+        return self._linear
+
+    def guess(self, x: Predictors, y: np.ndarray) -> dict[str, float]:
+        """Start values from the data by variable projection and multi-start."""
+        from lsqfit_app.models.starts import find_starts
+
+        return find_starts(self, x, y)
