@@ -1,0 +1,594 @@
+"""Delimited text: detect encoding, line endings, delimiter, decimal and header.
+
+Detection works on the content, never on the suffix:
+
+* **Encoding.**  A BOM decides (UTF-8, UTF-16 LE/BE, UTF-32); without one,
+  NUL bytes at every other position mean UTF-16; otherwise strict UTF-8 is
+  tried, then CP1252, then Latin-1 (which decodes anything).  Text with many
+  control characters is refused as binary.
+* **Lines.**  LF, CRLF, bare CR (classic Mac) and the CR CR LF of some Windows
+  exporters all end lines; blank lines are ignored.
+* **Delimiter.**  Each candidate (tab, semicolon, comma, pipe, runs of
+  blanks) splits a sample of lines; the table is located in each split
+  (:mod:`lsqfit_app.io.layout`) and the candidate whose table holds the most
+  numbers, minus twice the text cells, wins.  Ties go to tab, then semicolon,
+  comma, pipe, blanks.  Quotes (``"my;x"``) are honoured.
+* **Numbers.**  The decimal separator and thousands separator are chosen the
+  same way among the pairs that can occur (``1.5``, ``1,5``, ``1,234.5``,
+  ``1.234,5``, ``1 234,5``); ties prefer a thousands comma in comma-separated
+  files and a decimal comma elsewhere.
+
+Two paths read the data.  Files up to :data:`FAST_PATH_MIN_BYTES` are parsed
+here in Python (one split per line, one regex per cell), which handles every
+oddity.  Bigger files are handed to pandas' C parser once the dialect is known
+from the first and last 256 KB, and the first rows it returns are checked
+against this module's own parse of the same lines; any disagreement (quotes
+spanning lines, comment lines inside the data, a footer) falls back to the
+Python path, so both paths give the same table.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from lsqfit_app.core.errors import InputError
+from lsqfit_app.core.table import Table, split_unit
+from lsqfit_app.io.build import build_table
+from lsqfit_app.io.dialect import MAX_PROBLEMS, CellProblem, Dialect, ReadResult
+from lsqfit_app.io.layout import EMPTY, NEUTRAL, NUMBER, TEXT, Layout, Row, find_layout
+from lsqfit_app.io.numbers import convert_column, is_neutral, number_pattern, parse_number
+
+#: Files at least this big go through pandas' C parser (module attribute so
+#: tests can force either path).
+FAST_PATH_MIN_BYTES = 2_000_000
+
+#: Lines used to detect the dialect.
+SAMPLE_LINES = 1000
+
+#: Bytes read from each end of a big file for detection.
+HEAD_BYTES = 256 * 1024
+TAIL_BYTES = 64 * 1024
+
+DELIMITERS = ("\t", ";", ",", "|", " ")
+COMMENT_CHARS = "#%;"
+
+_BINARY_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\x7fELF", "a program (ELF)"),
+    (b"MZ", "a Windows program"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+# ---------------------------------------------------------------------- encoding
+def sniff_binary(head: bytes) -> str | None:
+    """Name the kind of a binary file from its first bytes, or None."""
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            # "MZ"/"BZh" are also plausible starts of text: demand binary bytes too
+            if what in ("a Windows program", "a bzip2 archive") and b"\x00" not in head[:512]:
+                continue
+            return what
+    return None
+
+
+def sniff_encoding(head: bytes) -> str:
+    """Guess the encoding of a file from its first bytes (see module doc)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
+        return "utf-32"
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    sample = head[:8192]
+    if len(sample) >= 4 and b"\x00" in sample:
+        even = sample[0::2].count(0)
+        odd = sample[1::2].count(0)
+        half = len(sample) // 2
+        if odd > 0.3 * half and even < 0.05 * half:
+            return "utf-16-le"
+        if even > 0.3 * half and odd < 0.05 * half:
+            return "utf-16-be"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3 and exc.reason.startswith("unexpected end"):
+            return "utf-8"  # a character cut by the sample's end
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str]:
+    """Decode file bytes; returns (text, encoding used).
+
+    Raises
+    ------
+    InputError
+        When a given encoding cannot decode the file (naming the line), or the
+        content is binary.
+    """
+    what = sniff_binary(data[:64])
+    if what and encoding is None:
+        raise InputError(f"{source}: this is {what}, not a data table")
+    if encoding is None:
+        encoding = sniff_encoding(data[:65536])
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            encoding = "cp1252"
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                encoding = "latin-1"
+                text = data.decode(encoding)
+    else:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"{source}: unknown encoding {encoding!r}") from None
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise InputError(f"{source}: line {line} cannot be decoded as {encoding} "
+                             f"({exc.reason})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    check_text(text, source)
+    return text, encoding
+
+
+def check_text(text: str, source: str) -> None:
+    """Refuse content that is mostly control characters (binary data)."""
+    sample = text[:65536]
+    if not sample:
+        return
+    controls = len(_CONTROL.findall(sample))
+    if controls > max(8, 0.05 * len(sample)):
+        raise InputError(f"{source}: the file holds binary data, not a text table "
+                         f"({controls} control characters in its first {len(sample)} characters)")
+
+
+def line_ending(text: str) -> str | None:
+    """Name the line endings of ``text``: LF, CRLF, CR, CR CR LF or mixed."""
+    sample = text[:200_000]
+    crcrlf = sample.count("\r\r\n")
+    crlf = sample.count("\r\n") - crcrlf
+    cr = sample.count("\r") - crlf - 2 * crcrlf
+    lf = sample.count("\n") - crlf - crcrlf
+    kinds = {name: n for name, n in (("CR CR LF", crcrlf), ("CRLF", crlf), ("CR", cr), ("LF", lf))
+             if n > 0}
+    if not kinds:
+        return None
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    best = max(kinds, key=kinds.get)
+    return best if kinds[best] >= 0.95 * sum(kinds.values()) else "mixed"
+
+
+def normalise_newlines(text: str) -> str:
+    """Every line ending becomes ``\\n`` (CR CR LF gives a blank line, ignored later)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+# ---------------------------------------------------------------------- tokenising
+@dataclass
+class Record:
+    number: int          # 1-based line where the record starts
+    fields: list[str]
+    comment: bool
+
+
+def _comment_char(line: str, delimiter: str) -> str | None:
+    s = line.lstrip()
+    if s and s[0] in COMMENT_CHARS and not (s[0] == ";" and delimiter == ";"):
+        return s[0]
+    return None
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    if delimiter == " ":
+        return line.split()
+    return [f.strip() for f in line.split(delimiter)]
+
+
+def tokenize(text: str, delimiter: str, *, max_lines: int | None = None,
+             first_line: int = 1) -> list[Record]:
+    """Split normalised text into records (quote-aware for one-character delimiters)."""
+    lines = text.split("\n", max_lines) if max_lines else text.split("\n")
+    if max_lines and len(lines) > max_lines:
+        lines = lines[:max_lines]
+    if lines and lines[-1] == "":
+        lines.pop()
+    records: list[Record] = []
+    quoted = delimiter != " " and '"' in text[: 10_000_000]
+    if not quoted:
+        for n, line in enumerate(lines, first_line):
+            c = _comment_char(line, delimiter)
+            if c:
+                records.append(Record(n, _split(line.lstrip()[1:].lstrip(c), delimiter), True))
+            else:
+                records.append(Record(n, _split(line, delimiter), False))
+        return records
+    # csv handles quoted fields holding the delimiter, quotes or line breaks
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"', skipinitialspace=True,
+                        strict=False)
+    start = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            # an unbalanced quote: read the rest of that line without quoting
+            fields = _split(lines[reader.line_num - 1], delimiter)
+        number = start + first_line
+        start = reader.line_num
+        line = lines[number - first_line] if number - first_line < len(lines) else ""
+        c = _comment_char(line, delimiter)
+        if c and len(fields) <= 1 + line.count(delimiter):
+            records.append(Record(number, _split(line.lstrip()[1:].lstrip(c), delimiter), True))
+        else:
+            records.append(Record(number, [f.strip() for f in fields], False))
+    return records
+
+
+# ---------------------------------------------------------------------- classification
+def _classifier(decimal: str, thousands: str | None) -> Callable[[str], int]:
+    pattern = number_pattern(decimal, thousands)
+
+    def kind(cell: str) -> int:
+        if not cell:
+            return EMPTY
+        if pattern.fullmatch(cell):
+            return NUMBER
+        if parse_number(cell, decimal, thousands) is not None:
+            return NUMBER
+        return NEUTRAL if is_neutral(cell) else TEXT
+
+    return kind
+
+
+_PERMISSIVE = [number_pattern(".", None), number_pattern(",", None),
+               number_pattern(".", ","), number_pattern(",", ".")]
+
+
+def _permissive_kind(cell: str) -> int:
+    if not cell:
+        return EMPTY
+    for p in _PERMISSIVE:
+        if p.fullmatch(cell):
+            return NUMBER
+    if parse_number(cell) is not None:
+        return NUMBER
+    return NEUTRAL if is_neutral(cell) else TEXT
+
+
+def to_rows(records: list[Record], kind: Callable[[str], int]) -> list[Row]:
+    """Classify every cell of every record."""
+    return [Row(r.number, r.fields, [kind(c) for c in r.fields], r.comment) for r in records]
+
+
+def _score(rows: list[Row]) -> tuple[int, Layout | None]:
+    layout = find_layout(rows)
+    if layout is None:
+        return -1, None
+    text = sum(rows[k].n_text for k in layout.data)
+    return layout.score - 2 * text, layout
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter whose split of the first lines holds the best table."""
+    sample = text[: 400_000]
+    best, best_score = " ", -math.inf
+    for d in DELIMITERS:
+        if d != " " and d not in sample:
+            continue
+        rows = to_rows(tokenize(sample, d, max_lines=SAMPLE_LINES), _permissive_kind)
+        score, _ = _score(rows)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def detect_numbers(records: list[Record], delimiter: str, sample_text: str
+                   ) -> tuple[str, str | None]:
+    """(decimal, thousands) that make the most cells of the table numbers."""
+    if delimiter == ",":
+        combos = [(".", None), (".", ","), (",", None), (",", "."), (".", " "), (",", " "),
+                  (".", "'"), (",", "\u00a0"), (".", "\u00a0")]
+    else:
+        combos = [(".", None), (",", None), (",", "."), (".", ","), (",", " "), (".", " "),
+                  (".", "'"), (",", "\u00a0"), (".", "\u00a0")]
+    best, best_score = (".", None), -math.inf
+    for decimal, thousands in combos:
+        if thousands and thousands not in sample_text:
+            continue
+        if thousands == " " and delimiter in (" ", "\t"):
+            continue
+        if decimal not in sample_text and decimal != ".":
+            continue
+        score, _ = _score(to_rows(records, _classifier(decimal, thousands)))
+        if score > best_score:
+            best, best_score = (decimal, thousands), score
+    return best
+
+
+# ---------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class TextOptions:
+    delimiter: str | None = None
+    decimal: str | None = None
+    thousands: str | None = None
+    header_rows: int | None = None
+    skip_rows: int | None = None
+    encoding: str | None = None
+
+
+def read_text(text: str, *, source: str = "<text>", options: TextOptions = TextOptions(),
+              encoding: str | None = None, progress: Callable[[float], None] | None = None
+              ) -> ReadResult:
+    """Read a table from already decoded text (a file's content or the clipboard)."""
+    check_text(text, source)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    ending = line_ending(text)
+    norm = normalise_newlines(text)
+    if not norm.strip():
+        raise InputError(f"{source}: the file is empty")
+    detected = []
+    delimiter = options.delimiter
+    if delimiter is None:
+        delimiter = detect_delimiter(norm)
+        detected.append("delimiter")
+    sample_records = tokenize(norm, delimiter, max_lines=SAMPLE_LINES)
+    decimal, thousands = options.decimal, options.thousands
+    if decimal is None or (thousands is None and "thousands" not in _given(options)):
+        found = detect_numbers(sample_records, delimiter, norm[:400_000]) if decimal is None else None
+        if decimal is None:
+            decimal, auto_thousands = found
+            detected.append("decimal")
+        else:
+            auto_thousands = _thousands_for(sample_records, delimiter, decimal, norm[:400_000])
+        if thousands is None:
+            thousands = auto_thousands
+            detected.append("thousands")
+    if decimal == thousands:
+        raise InputError(f"{source}: the decimal and thousands separators are both {decimal!r}")
+    if progress:
+        progress(0.1)
+    records = tokenize(norm, delimiter)
+    rows = to_rows(records, _classifier(decimal, thousands))
+    if progress:
+        progress(0.6)
+    first_row = None
+    if options.skip_rows is not None:
+        first_row = next((i for i, r in enumerate(rows) if r.number > options.skip_rows), len(rows))
+    layout = find_layout(rows, header_rows=options.header_rows, first_row=first_row)
+    if layout is None or not layout.data:
+        raise InputError(_no_table_message(source, rows))
+    table, problems, n_problems, data_rows = build_table(
+        rows, layout, lambda cells: convert_column(cells, decimal, thousands), letters=False)
+    if progress:
+        progress(1.0)
+    first_table_row = layout.header[0] if layout.header else layout.data[0]
+    comment = next((_comment_char_of(norm, r.number) for r in records if r.comment), None)
+    quote = '"' if delimiter != " " and '"' in norm[:1_000_000] else None
+    dialect = Dialect(
+        encoding=encoding, delimiter=delimiter, decimal=decimal, thousands=thousands,
+        header_rows=len(layout.header), skip_rows=rows[first_table_row].number - 1,
+        comment=comment, line_ending=ending, quote=quote, sheet=None,
+        detected=tuple(detected + [f for f in ("header_rows", "skip_rows")
+                                   if getattr(options, f) is None]
+                       + (["encoding"] if options.encoding is None and encoding else [])),
+        overridden=tuple(f for f in ("encoding", "delimiter", "decimal", "thousands",
+                                     "header_rows", "skip_rows")
+                         if getattr(options, f) is not None))
+    notes = _notes(rows, layout)
+    return ReadResult(table=table, dialect=dialect, problems=tuple(problems), sheet=None,
+                      source=source, data_rows=data_rows, notes=tuple(notes),
+                      n_problems=n_problems)
+
+
+def _given(options: TextOptions) -> set[str]:
+    return {f for f in ("thousands",) if getattr(options, f) is not None}
+
+
+def _thousands_for(records, delimiter, decimal, sample_text) -> str | None:
+    best, best_score = None, _score(to_rows(records, _classifier(decimal, None)))[0]
+    for t in (",", ".", " ", "'", "\u00a0"):
+        if t == decimal or t not in sample_text or (t == " " and delimiter in (" ", "\t")):
+            continue
+        score = _score(to_rows(records, _classifier(decimal, t)))[0]
+        if score > best_score:
+            best, best_score = t, score
+    return best
+
+
+def _comment_char_of(norm: str, number: int) -> str | None:
+    line = norm.split("\n", number)[number - 1] if number >= 1 else ""
+    s = line.lstrip()
+    return s[0] if s and s[0] in COMMENT_CHARS else None
+
+
+def _no_table_message(source: str, rows: list[Row]) -> str:
+    content = [r for r in rows if not r.blank and not r.comment]
+    if not content:
+        return f"{source}: the file holds no data (only blank or comment lines)"
+    if all(r.n_num == 0 for r in content):
+        if len(content) == 1:
+            return f"{source}: the file has a header line but no data rows"
+        return (f"{source}: no numbers found: all {len(content)} non-blank lines are text "
+                f"(line {content[0].number}: {' | '.join(content[0].fields)[:60]!r})")
+    return f"{source}: no table of numbers found"
+
+
+def _notes(rows: list[Row], layout: Layout) -> list[str]:
+    notes = []
+    last = layout.data[-1]
+    after = [r for r in rows[last + 1:] if not r.blank and not r.comment]
+    if after:
+        notes.append(f"lines {after[0].number} to {after[-1].number} after the table were not read")
+    inside = [rows[k].number for k in layout.skipped if not rows[k].comment]
+    if inside:
+        shown = ", ".join(str(n) for n in inside[:10])
+        notes.append(f"line{'s' if len(inside) > 1 else ''} {shown}"
+                     f"{' ...' if len(inside) > 10 else ''} inside the table "
+                     f"{'were' if len(inside) > 1 else 'was'} skipped")
+    return notes
+
+
+# ---------------------------------------------------------------------- files
+def read_text_file(path: str | os.PathLike, *, options: TextOptions = TextOptions(),
+                   progress: Callable[[float], None] | None = None) -> ReadResult:
+    """Read a delimited text file (see the module doc for the two paths)."""
+    source = os.fspath(path)
+    size = os.path.getsize(source)
+    if size == 0:
+        raise InputError(f"{source}: the file is empty")
+    if size >= FAST_PATH_MIN_BYTES:
+        result = _try_fast_path(source, size, options, progress)
+        if result is not None:
+            return result
+    with open(source, "rb") as fh:
+        data = fh.read()
+    text, encoding = decode(data, source, options.encoding)
+    del data
+    return read_text(text, source=source, options=options, encoding=encoding, progress=progress)
+
+
+def _try_fast_path(source: str, size: int, options: TextOptions,
+                   progress: Callable[[float], None] | None) -> ReadResult | None:
+    """pandas' C parser for big regular files; None means "use the Python path"."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return None
+    with open(source, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read()
+    if sniff_binary(head[:64]) and options.encoding is None:
+        return None  # let the Python path raise its message
+    encoding = options.encoding or sniff_encoding(head)
+    if encoding.startswith("utf-16") or encoding.startswith("utf-32"):
+        return None  # rare for big files; the Python path handles them
+    # cut the samples at line boundaries so no record is split
+    head_cut = head[: head.rfind(b"\n") + 1] if size > len(head) else head
+    try:
+        head_text = head_cut.decode(encoding)
+        tail_text = tail[tail.find(b"\n") + 1:].decode(encoding) if size > len(head) else ""
+    except (UnicodeDecodeError, LookupError):
+        return None
+    if head_text.startswith("\ufeff"):
+        head_text = head_text[1:]
+    if "\r" in head_text.replace("\r\n", ""):
+        return None  # bare CR or CR CR LF: rare in big files, keep pandas out of it
+    try:
+        sample = read_text(head_text, source=source, options=options, encoding=encoding)
+    except InputError:
+        return None
+    d = sample.dialect
+    n_sample = sample.table.n_rows
+    if n_sample < 10 or sample.notes or d.quote or d.comment:
+        return None
+    # the table must run to the end of the head sample and of the file
+    head_lines = head_text.count("\n")
+    if int(sample.data_rows[-1]) < head_lines - 1:
+        return None
+    if tail_text and not _tail_is_data(tail_text, d, sample.table.n_columns):
+        return None
+    if any(not c.numeric for c in sample.table.columns()):
+        return None
+    skip = int(sample.data_rows[0]) - 1
+    ncols = sample.table.n_columns
+    sep = r"\s+" if d.delimiter == " " else d.delimiter
+    kwargs = dict(sep=sep, header=None, skiprows=skip, decimal=d.decimal,
+                  thousands=d.thousands, encoding=encoding, engine="c",
+                  keep_default_na=False, na_values=["", "nan", "NaN", "NAN", "-nan", "+nan"],
+                  skip_blank_lines=True, usecols=range(ncols), names=range(ncols),
+                  index_col=False)
+    if d.delimiter != " ":
+        kwargs["skipinitialspace"] = True
+    try:
+        if progress is None:
+            frame = pd.read_csv(source, **kwargs)
+        else:
+            frame = _read_chunks(pd, source, kwargs, size, head_lines, len(head_cut), progress)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError):
+        return None
+    arrays = []
+    for j in range(ncols):
+        col = frame[j]
+        if col.dtype.kind in "fiu":
+            arrays.append(col.to_numpy(dtype=np.float64, copy=True))
+        else:
+            return None  # text cells: the Python path reports them
+    if any(np.isinf(a).any() for a in arrays):
+        return None  # inf or an overflow: let the Python path tell them apart
+    if len(arrays[0]) < n_sample:
+        return None
+    for j in range(ncols):
+        expect = sample.table.column(j + 1).values
+        if not np.array_equal(arrays[j][:n_sample], expect, equal_nan=True):
+            return None
+    table = Table.from_columns(sample.table.names, arrays, sample.table.units)
+    data_rows = np.arange(skip + 1, skip + 1 + len(arrays[0]), dtype=np.int64)
+    if head_text.count("\n\n") or "\n\n" in tail_text:
+        data_rows = None  # blank lines inside: line numbers are not a simple range
+    if progress:
+        progress(1.0)
+    return ReadResult(table=table, dialect=d, problems=(), sheet=None, source=source,
+                      data_rows=data_rows, notes=(), n_problems=0)
+
+
+def _tail_is_data(tail_text: str, d: Dialect, ncols: int) -> bool:
+    norm = normalise_newlines(tail_text)
+    records = tokenize(norm, d.delimiter)
+    rows = to_rows(records, _classifier(d.decimal, d.thousands))
+    content = [r for r in rows if not r.blank]
+    if not content:
+        return True
+    return all(r.data_like and r.n_text == 0 and r.width <= ncols for r in content[-50:])
+
+
+def _read_chunks(pd, source, kwargs, size, head_lines, head_bytes, progress):
+    per_line = max(1.0, head_bytes / max(1, head_lines))
+    expected = max(1.0, size / per_line)
+    chunks = []
+    done = 0
+    with pd.read_csv(source, chunksize=200_000, **kwargs) as reader:
+        for chunk in reader:
+            chunks.append(chunk)
+            done += len(chunk)
+            progress(min(0.99, done / expected))
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=range(
+        len(kwargs["names"])))
