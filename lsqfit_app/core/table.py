@@ -514,10 +514,14 @@ class Table:
         self._emit("column_changed", columns=(i,))
         return i
 
-    def set_formula(self, key: str | int, formula: str | None) -> None:
-        """Change (or with None, drop) the formula of a computed column."""
+    def set_formula(self, key: str | int, formula: str | None, *, recompute: bool = True) -> None:
+        """Change (or with None, drop) the formula of a computed column.
+
+        With ``recompute=False`` the stored values are kept (used when loading
+        a project, whose values were saved with the formula).
+        """
         i = self.column_index(key)
-        if formula is not None:
+        if formula is not None and recompute:
             values = self.evaluate(formula)
             self._columns[i].values = values
         self._columns[i].formula = formula
