@@ -97,6 +97,25 @@ class FormulaModel(Model):
         values = self._both_program.run(env)
         return self._column(values[0], n, env), self._fill(values[1:], n)
 
+    def jacobian_dd(self, p: np.ndarray, x: Predictors):
+        """Double-double Jacobian when every derivative is a polynomial term.
+
+        Affine formulas such as "b0 + b1*x + ... + b10*x**10" have derivatives
+        that are products of constants, predictors and their integer powers;
+        the closed-form solver needs those beyond double precision.
+        """
+        from lsqfit_app.models.expression_dd import evaluate_dd
+
+        env, n = self._env(p, x)
+        his, los = [], []
+        for d in self.derivatives:
+            pair = evaluate_dd(d, env, n)
+            if pair is None:
+                return None
+            his.append(pair[0])
+            los.append(pair[1])
+        return np.column_stack(his), np.column_stack(los)
+
     @staticmethod
     def _fill(columns: list, n: int) -> np.ndarray:
         jac = np.empty((n, len(columns)))
