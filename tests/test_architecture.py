@@ -1,0 +1,64 @@
+"""Layering rules: only lsqfit_app.gui touches Qt; the core works headless."""
+import ast
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "lsqfit_app"
+QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph", "shiboken6")
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module
+
+
+def test_no_qt_import_outside_gui():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if (PACKAGE / "gui") in path.parents:
+            continue
+        for line, name in _imports(path):
+            if name.split(".")[0] in QT_MODULES:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_nothing_imports_the_gui_except_the_gui_and_the_launcher():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if (PACKAGE / "gui") in path.parents:
+            continue
+        for line, name in _imports(path):
+            if name.startswith("lsqfit_app.gui") and path.name != "__init__.py":
+                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_headless_fit_loads_no_qt():
+    code = (
+        "import sys, numpy as np\n"
+        "from lsqfit_app.core.problem import FitProblem\n"
+        "from lsqfit_app.models import make_model\n"
+        "from lsqfit_app.solvers import fit\n"
+        "from lsqfit_app.cli import main\n"
+        "import lsqfit_app.report, lsqfit_app.io\n"
+        "x = np.linspace(0, 1, 20)\n"
+        "fit(FitProblem.create(make_model('a*x+b'), x, 2*x+1))\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in %r]\n"
+        "assert not bad, bad\n" % (QT_MODULES,))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_every_subpackage_is_listed_in_pyproject():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject packages: {sorted(found - listed)}"
