@@ -75,10 +75,15 @@ def build_table(rows: list[Row], layout: Layout, convert: Converter, *, letters:
     table = Table.from_columns(names, arrays, units, numeric, texts)
     final = table.names  # duplicates were made unique
     bad_cells.sort()
-    problems = [CellProblem(number, final[j], _text(rows[data[pos]].fields[j]), pos)
+    problems = [CellProblem(number, final[j], _clip(_text(rows[data[pos]].fields[j])), pos)
                 for pos, j, number in bad_cells[:MAX_PROBLEMS]]
     data_rows = np.fromiter((rows[k].number for k in data), dtype=np.int64, count=len(data))
     return table, problems, len(bad_cells), data_rows
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """Problem texts are for people: a 1 MB cell is shown by its start."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _text(cell) -> str:

@@ -234,9 +234,10 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
             break
         j = _next_content(rows, i + 1)
         if j is not None and rows[j].data_like and rows[j].width <= ncols + tol:
-            # one odd row inside the data: a repeated header or a broken row
-            if row.width <= ncols + tol and row.width >= max(2, ncols - tol):
-                data.append(i)  # decided below whether it is a repeated header
+            # one odd row inside the data: a repeated header (dropped below once
+            # the header is known) or a broken row, kept so its cells are reported
+            if row.width <= ncols + tol:
+                data.append(i)
             else:
                 skipped.append(i)
             i += 1
