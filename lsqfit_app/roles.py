@@ -78,6 +78,46 @@ def parse_param(text: str, fixed: bool = False) -> ParamSpec:
                      fixed, len(parts) == 3)
 
 
+def identifier_for(header: str) -> str:
+    """A formula-friendly name for a column header: "t (s)" -> "t", "Elapsed Time" -> "Elapsed_Time"."""
+    import re
+
+    from lsqfit_app.core.table import split_unit
+
+    name, _unit = split_unit(header)
+    ident = re.sub(r"\W+", "_", name.strip()).strip("_")
+    if not ident:
+        return ""
+    if ident[0].isdigit():
+        ident = "c" + ident
+    return ident
+
+
+def column_aliases(table) -> dict[str, str]:
+    """Identifier -> column name, for headers that are not identifiers themselves."""
+    names = table.names
+    aliases: dict[str, str] = {}
+    taken = set(names)
+    for name in names:
+        if name.isidentifier():
+            continue
+        ident = identifier_for(name)
+        if ident and ident not in taken and ident not in aliases:
+            aliases[ident] = name
+    return aliases
+
+
+def resolve_column(table, key: str):
+    """A column by header, 1-based number or identifier alias (InputError otherwise)."""
+    try:
+        return table.column(key)
+    except InputError:
+        alias = column_aliases(table).get(str(key).strip())
+        if alias is None:
+            raise
+        return table.column(alias)
+
+
 @dataclass
 class Selection:
     """The resolved data of a fit: model, arrays and labels."""
@@ -95,23 +135,26 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
     from lsqfit_app.models import make_model
     from lsqfit_app.models.expression import compile_column_expression
 
-    x_infos = [table.column(key) for key in roles.x]
+    x_infos = [resolve_column(table, key) for key in roles.x]
     for info in x_infos:
         if not info.numeric:
             raise InputError(f"column {info.name!r} holds text, not numbers; it cannot be x")
     names = table.names
-    # y: a column (name or number) or an expression of columns
+    aliases = column_aliases(table)
+    by_ident = {n: n for n in names if n.isidentifier()}
+    by_ident.update(aliases)
+    # y: a column (name, number or alias) or an expression of columns
     try:
-        y_info = table.column(roles.y)
+        y_info = resolve_column(table, roles.y)
         y = np.array(y_info.values, dtype=float)
         y_label = y_info.label
         if not y_info.numeric:
             raise InputError(f"column {y_info.name!r} holds text, not numbers; it cannot be y")
     except InputError:
-        if roles.y in names or roles.y.isdigit():
+        if roles.y in names or roles.y.isdigit() or roles.y.strip().isidentifier():
             raise
-        expr = compile_column_expression(roles.y, names)
-        env = {n: table.column(n).values for n in expr.names}
+        expr = compile_column_expression(roles.y, list(by_ident))
+        env = {n: table.column(by_ident[n]).values for n in expr.names}
         with np.errstate(all="ignore"):
             y = np.asarray(expr.evaluate(env), dtype=float) * np.ones(table.n_rows)
         y_label = roles.y
@@ -119,27 +162,27 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
     sigma = None
     sigma_label = None
     if roles.sigma:
-        s_info = table.column(roles.sigma)
+        s_info = resolve_column(table, roles.sigma)
         sigma = np.array(s_info.values, dtype=float)
         sigma_label = s_info.name
 
-    # the formula's predictor names: the x columns, plus "x" for the first one
-    variables = [i.name for i in x_infos]
-    aliases = {}
-    if "x" not in variables:
-        aliases["x"] = x_infos[0]
+    # the formula's predictor names: the x columns (by identifier), plus "x"
+    # for the first one; without an explicit -x every other numeric column too
+    ident_of = {v: k for k, v in by_ident.items()}
+    source: dict[str, str] = {}
+    for info in x_infos:
+        if info.name in ident_of:
+            source[ident_of[info.name]] = info.name
+    if "x" not in source:
+        source["x"] = x_infos[0].name
     if not roles.x_given:
         used = {y_info.name if y_info else None, sigma_label}
-        variables += [n for n in table.numeric_names() if n not in variables and n not in used]
-    model = make_model(model_spec, tuple(variables) + tuple(aliases))
-    x = {}
-    for var in model.independent_vars:
-        if var in aliases:
-            x[var] = np.array(aliases[var].values, dtype=float)
-        elif var == "x" and var not in names:
-            x[var] = np.array(x_infos[0].values, dtype=float)
-        else:
-            x[var] = np.array(table.column(var).values, dtype=float)
+        for name in table.numeric_names():
+            if name in ident_of and name not in used and ident_of[name] not in source:
+                source[ident_of[name]] = name
+    model = make_model(model_spec, tuple(source))
+    x = {var: np.array(table.column(source[var]).values, dtype=float)
+         for var in model.independent_vars}
     labels = {"x": x_infos[0].label, "y": y_label}
     if sigma_label:
         labels["sigma"] = sigma_label

@@ -33,4 +33,10 @@ def make_model(spec: str, variables: Iterable[str] = ("x",)) -> Model:
         raise InputError("no model given: name a library model or type a formula")
     if is_library_spec(text):
         return library_model_from_spec(text)
-    return FormulaModel(text, tuple(variables))
+    variables = tuple(variables)
+    names = [part.strip() for part in text.split("+")]
+    if all(n.isidentifier() for n in names) and not any(n in variables for n in names):
+        # looks like library names, none of which exists: let the library
+        # say so (with a suggestion) instead of a puzzling formula error
+        return library_model_from_spec(text)
+    return FormulaModel(text, variables)
