@@ -48,13 +48,16 @@ class Row:
     ``number`` is the 1-based line of a text file or row of a sheet where the
     row starts; ``kinds`` holds EMPTY/NUMBER/TEXT/NEUTRAL per cell; ``comment`` marks a
     text line that starts with a comment character (its ``fields`` are the
-    tokens after that character).
+    tokens after that character); ``count`` is the number of fields the
+    delimiter made (-1 when that says nothing, as for sheets): ``"0.5,"`` has
+    two fields even though only the first is filled.
     """
 
     number: int
     fields: list
     kinds: list[int]
     comment: bool = False
+    count: int = -1
     width: int = 0
     n_num: int = 0
     n_text: int = 0
@@ -66,6 +69,11 @@ class Row:
         self.width = w
         self.n_num = self.kinds.count(NUMBER)
         self.n_text = self.kinds.count(TEXT)
+
+    @property
+    def shape(self) -> int:
+        """What rows of one table share: the field count, else the width."""
+        return self.count if self.count >= 0 else self.width
 
     @property
     def blank(self) -> bool:
@@ -134,14 +142,14 @@ def _core(rows: list[Row]) -> tuple[int, int, int] | None:
     for i, row in enumerate(rows):
         if row.blank or row.comment:
             continue
-        if row.data_like and row.width == width and start is not None:
+        if row.data_like and row.shape == width and start is not None:
             score += row.n_num
             last = i
         else:
             if start is not None and (best is None or score > best[2]):
                 best = (start, last, score)
             if row.data_like and row.width >= 1:
-                start, last, width, score = i, i, row.width, row.n_num
+                start, last, width, score = i, i, row.shape, row.n_num
             else:
                 start, width, score = None, -1, 0
     if start is not None and (best is None or score > best[2]):
@@ -168,7 +176,8 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
     if core is None:
         return None
     start, stop, score = core
-    ncols = rows[start].width
+    ncols = max(rows[k].width for k in range(start, stop + 1))
+    count = rows[start].count if rows[start].count >= 2 else -2
     tol = _tolerance(ncols)
     data = list(range(start, stop + 1))
     data = [i for i in data if not rows[i].blank and not rows[i].comment]
@@ -185,8 +194,8 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
                 pending_skip.append(i)
             i -= 1
             continue
-        if row.data_like and row.width <= ncols + tol:
-            full = row.width >= max(2, ncols - tol)
+        if row.data_like and (row.width <= ncols + tol or row.count == count):
+            full = row.width >= max(2, ncols - tol) or row.count == count
             if not full:
                 # a short row (only the first values filled) counts when data
                 # continues above it; a lone number above a table does not
@@ -194,8 +203,9 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
                 while (j is not None and rows[j].data_like
                        and rows[j].width < max(2, ncols - tol)):
                     j = _previous_content(rows, j - 1)
-                full = (j is not None and rows[j].data_like
-                        and max(2, ncols - tol) <= rows[j].width <= ncols + tol)
+                full = j is not None and (
+                    (rows[j].data_like and max(2, ncols - tol) <= rows[j].width <= ncols + tol)
+                    or _header_fit(rows[j], ncols, count) is not None)  # first row under a header
             if full:
                 data.insert(0, i)
                 skipped.extend(pending_skip)
@@ -221,7 +231,7 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
             tail.append(i)
             i += 1
             continue
-        if row.data_like and row.width <= ncols + tol:
+        if row.data_like and (row.width <= ncols + tol or row.count == count):
             data.append(i)
             skipped.extend(tail)
             tail = []
@@ -246,7 +256,7 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
     ncols = max(rows[k].width for k in data)
 
     # -- header
-    header, names, units, from_key = _find_header(rows, first, ncols, header_rows)
+    header, names, units, from_key = _find_header(rows, first, ncols, header_rows, count)
     if names:
         ncols = max(ncols, len(names))
         names += [""] * (ncols - len(names))
@@ -315,12 +325,12 @@ def _normal(names: list[str]) -> tuple[str, ...]:
     return tuple(n.strip().casefold() for n in names)
 
 
-def _header_fit(row: Row, ncols: int) -> tuple[list[str], bool] | None:
-    """Header names from ``row`` when it can head ``ncols`` columns."""
+def _header_fit(row: Row, ncols: int, count: int = -2) -> tuple[list[str], bool] | None:
+    """Header names from ``row`` when it can head ``ncols`` columns (``count`` fields)."""
     if not row.text_like:
         return None
     cells = _cells_text(row.fields)[:row.width]
-    if row.width == ncols:
+    if row.width == ncols or row.count == count:
         return cells, False
     if row.width == ncols + 1 and cells and cells[0].endswith(":"):
         return cells[1:], True
@@ -335,8 +345,8 @@ def _loose_fit(row: Row, ncols: int) -> list[str] | None:
     return None
 
 
-def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | None
-                 ) -> tuple[list[int], list[str], list[str], bool]:
+def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | None,
+                 count: int = -2) -> tuple[list[int], list[str], list[str], bool]:
     window: list[int] = []
     i = first - 1
     while i >= 0 and len(window) < HEADER_WINDOW:
@@ -351,7 +361,7 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
     from_key = False
     names: list[str] = []
     for k in plain:
-        fit = _header_fit(rows[k], ncols)
+        fit = _header_fit(rows[k], ncols, count)
         if fit is not None:
             anchor, (names, from_key) = k, fit
             break
@@ -364,7 +374,7 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
         for k in window:
             if not rows[k].comment:
                 break
-            fit = _header_fit(rows[k], ncols)
+            fit = _header_fit(rows[k], ncols, count)
             if fit is not None:
                 anchor, (names, from_key) = k, fit
                 break
@@ -381,7 +391,7 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
         if row.blank and len(row.fields) <= 1:
             k -= 1  # an empty line (CR CR LF files have one after every line)
             continue
-        if row.blank or row.comment or _header_fit(row, ncols) is None:
+        if row.blank or row.comment or _header_fit(row, ncols, count) is None:
             if header_rows is None or row.blank or row.comment:
                 break
         run.insert(0, k)
@@ -389,19 +399,19 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
     if header_rows is not None and len(run) > header_rows:
         run = run[-header_rows:]
 
+    span = max(ncols, count, len(names))
     top = _cells_text(rows[run[0]].fields)
     units: list[str] = []
-    if len(run) == 1:
-        pass
-    elif len(run) == 2:
-        nonempty = sum(1 for c in top[:ncols] if c)
+    if len(run) == 2:
+        nonempty = sum(1 for c in top[:span] if c)
         if nonempty * 2 >= ncols or header_rows == 2:
-            names = top[:ncols] if not from_key else names
-            units = _cells_text(rows[run[1]].fields)[:ncols]
-            if len(run) == 2 and rows[run[1]].width == ncols + 1 and from_key:
+            if not from_key:
+                names = top[:span]
+            units = _cells_text(rows[run[1]].fields)[:span]
+            if from_key and units and rows[run[1]].width == len(names) + 1:
                 units = units[1:]
         else:
             run = run[1:]  # a sparse group/title row above the names
-    else:
-        names = top[:ncols]
+    elif len(run) == 3:
+        names = top[:span]
     return run, names, units, from_key

@@ -294,7 +294,8 @@ def _permissive_kind(cell: str) -> int:
 
 def to_rows(records: list[Record], kind: Callable[[str], int]) -> list[Row]:
     """Classify every cell of every record."""
-    return [Row(r.number, r.fields, [kind(c) for c in r.fields], r.comment) for r in records]
+    return [Row(r.number, r.fields, [kind(c) for c in r.fields], r.comment, len(r.fields))
+            for r in records]
 
 
 def _score(rows: list[Row]) -> tuple[int, Layout | None]:
