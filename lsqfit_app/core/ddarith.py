@@ -12,6 +12,8 @@ arithmetic and rounded once.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _SPLITTER = 134217729.0  # 2**27 + 1
@@ -100,14 +102,5 @@ def power_dd(x: np.ndarray, k: int):
 
 
 def _sum_dd(p: np.ndarray, pe: np.ndarray) -> float:
-    """sum(p) + sum(pe) with a cascaded (pairwise) TwoSum reduction."""
-    hi = p.copy()
-    lo = pe.copy()
-    while hi.size > 1:
-        if hi.size % 2:
-            hi = np.append(hi, 0.0)
-            lo = np.append(lo, 0.0)
-        s, e = two_sum(hi[0::2], hi[1::2])
-        lo = lo[0::2] + lo[1::2] + e
-        hi = s
-    return float(hi[0] + lo[0])
+    """sum(p) + sum(pe), correctly rounded (Shewchuk's algorithm in math.fsum)."""
+    return math.fsum(np.concatenate((p, pe)))

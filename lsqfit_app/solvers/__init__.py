@@ -165,10 +165,17 @@ def fit(problem: FitProblem, method: str = "auto", *,
         cancel: CancelToken | None = None,
         options: SolverOptions | None = None) -> FitResult:
     """Fit ``problem`` with ``method``; see the module docstring."""
-    from lsqfit_app.solvers._finish import build_result
-
     options = options or SolverOptions()
     check_method(problem, method)
+    # One errstate for the whole fit: models may overflow or take log(<0) on a
+    # trial step, which solvers handle; the warnings would only be noise.
+    with np.errstate(all="ignore"):
+        return _fit(problem, method, on_iteration, cancel, options)
+
+
+def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
+    from lsqfit_app.solvers._finish import build_result
+
     t0 = time.perf_counter()
     start = resolve_starts(problem, cancel)
     chosen = method

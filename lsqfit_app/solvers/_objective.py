@@ -44,6 +44,9 @@ class Objective:
         self.model = problem.model
         self.x, self.y, self.sigma = problem.used_data()
         self.inv_sigma = 1.0 / self.sigma
+        # unweighted fits skip the multiplications (they dominate small fits)
+        self.weighted = not bool(np.all(self.inv_sigma == 1.0))
+        self.all_free = bool(np.all([not p.fixed for p in problem.params]))
         self.free = np.array([not p.fixed for p in problem.params], dtype=bool)
         self.free_idx = np.flatnonzero(self.free)
         self.full = np.asarray(start, dtype=float).copy()
@@ -75,6 +78,8 @@ class Objective:
         return int(self.free_idx.size)
 
     def expand(self, theta: np.ndarray) -> np.ndarray:
+        if self.all_free:
+            return np.asarray(theta, dtype=float)
         p = self.full.copy()
         p[self.free] = theta
         return p
@@ -85,48 +90,58 @@ class Objective:
             raise Cancelled
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
-        """Weighted residuals (y - f)/sigma at free parameters theta."""
-        self.check_cancel()
+        """Weighted residuals (y - f)/sigma at free parameters theta.
+
+        Floating-point warnings are silenced once around the whole fit (in
+        ``fit``), not here: this is the innermost loop of every solver.
+        """
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled
         theta = np.asarray(theta, dtype=float)
-        with np.errstate(all="ignore"):
-            r = (self.y - self.model.eval(self.expand(theta), self.x)) * self.inv_sigma
+        r = self.y - self.model.eval(self.expand(theta), self.x)
+        if self.weighted:
+            r *= self.inv_sigma
         self.nfev += 1
-        if np.all(np.isfinite(r)):
-            obj = self.objective_of(r)
-            if obj < self.best_objective:
-                self.best_objective = obj
-                self.best_theta = theta.copy()
-        else:
-            self.saw_nonfinite = True
+        self._track(theta, r)
         self._last_key = theta.tobytes()
         self._last_r = r
         return r
 
+    def _track(self, theta: np.ndarray, r: np.ndarray) -> None:
+        """Remember the best finite point (NaN/inf make the objective non-finite)."""
+        obj = self.objective_of(r)
+        if not math.isfinite(obj):
+            self.saw_nonfinite = True
+        elif obj < self.best_objective:
+            self.best_objective = obj
+            self.best_theta = theta.copy()
+
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """d r / d theta = -J_f / sigma over the free parameters."""
-        self.check_cancel()
-        with np.errstate(all="ignore"):
-            J = self.model.jacobian(self.expand(np.asarray(theta, dtype=float)), self.x)
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled
+        J = self.model.jacobian(self.expand(np.asarray(theta, dtype=float)), self.x)
         self.njev += 1
-        J = J[:, self.free_idx] if self.n_free != J.shape[1] else J
-        return -(J * self.inv_sigma[:, None])
+        return self._weigh_jacobian(J)
+
+    def _weigh_jacobian(self, J: np.ndarray) -> np.ndarray:
+        if not self.all_free:
+            J = J[:, self.free_idx]
+        if self.weighted:
+            return J * (-self.inv_sigma)[:, None]
+        return np.negative(J, out=J) if J.flags.writeable and J.base is None else -J
 
     def residuals_and_jacobian(self, theta):
         self.check_cancel()
         theta = np.asarray(theta, dtype=float)
-        with np.errstate(all="ignore"):
-            f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
+        f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
         self.nfev += 1
         self.njev += 1
-        r = (self.y - f) * self.inv_sigma
-        if np.all(np.isfinite(r)):
-            obj = self.objective_of(r)
-            if obj < self.best_objective:
-                self.best_objective, self.best_theta = obj, theta.copy()
-        else:
-            self.saw_nonfinite = True
-        J = J[:, self.free_idx] if self.n_free != J.shape[1] else J
-        return r, -(J * self.inv_sigma[:, None])
+        r = self.y - f
+        if self.weighted:
+            r *= self.inv_sigma
+        self._track(theta, r)
+        return r, self._weigh_jacobian(J)
 
     def objective_of(self, r: np.ndarray) -> float:
         return loss_objective(r, self.loss, self.f_scale)

@@ -1,0 +1,108 @@
+"""Engine benchmarks against scipy, printed as ratios (not collected by pytest).
+
+(a) 2,000 noisy Gaussian-plus-offset curves of 100 points: one ``fit()`` per
+    curve with full statistics (errors, CIs, R^2, AIC...) versus
+    ``scipy.optimize.curve_fit`` (values and covariance only) from the same
+    start values.  Target: ratio <= 1.0.
+(b) A straight line and a degree-5 polynomial on 10,000,000 points: our
+    closed-form solver versus one ``x @ y`` pass over the same arrays.
+    Target: within 5x.
+
+Run:  python tests/benchmarks/bench_engine.py [--curves N] [--points N]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from lsqfit_app.core.problem import FitProblem
+from lsqfit_app.models import make_model
+from lsqfit_app.solvers import fit
+
+
+def gauss_offset(x, amplitude, center, sigma, offset):
+    return amplitude * np.exp(-(x - center) ** 2 / (2 * sigma**2)) + offset
+
+
+def bench_curves(n_curves: int) -> None:
+    rng = np.random.default_rng(0)
+    x = np.linspace(-5, 5, 100)
+    curves = []
+    for _ in range(n_curves):
+        true = (rng.uniform(2, 10), rng.uniform(-1, 1), rng.uniform(0.5, 1.5), rng.uniform(-1, 1))
+        y = gauss_offset(x, *true) + rng.normal(0, 0.2, x.size)
+        start = (true[0] * 0.8, true[1] + 0.3, true[2] * 1.3, 0.0)
+        curves.append((y, start))
+    model = make_model("gaussian+poly0")
+    names = model.param_names
+
+    t0 = time.perf_counter()
+    ours = []
+    for y, start in curves:
+        res = fit(FitProblem.create(model, x, y, dict(zip(names, start))))
+        ours.append(res.values)
+    t_ours = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    theirs = []
+    for y, start in curves:
+        popt, _pcov = curve_fit(gauss_offset, x, y, p0=start)
+        theirs.append(popt)
+    t_scipy = time.perf_counter() - t0
+
+    ours, theirs = np.array(ours), np.array(theirs)
+    agree = np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-12))
+    print(f"(a) {n_curves} Gaussian+offset fits, 100 points each (model {model.name!r})")
+    print(f"    lsqfit-app fit() with full statistics: {t_ours:7.3f} s  "
+          f"({1e3 * t_ours / n_curves:.3f} ms per fit)")
+    print(f"    scipy curve_fit:                        {t_scipy:7.3f} s  "
+          f"({1e3 * t_scipy / n_curves:.3f} ms per fit)")
+    print(f"    ratio ours/scipy = {t_ours / t_scipy:.2f}  (target <= 1.0); "
+          f"largest relative difference in parameters {agree:.1e}")
+
+
+def bench_closed_form(n_points: int) -> None:
+    from lsqfit_app.solvers._closed_form import solve_polynomial
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 10, n_points)
+    y = 1 + 2 * x - 0.3 * x**2 + 0.01 * x**5 + rng.normal(0, 1, n_points)
+
+    def best_of(fn, repeat=3):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t0)
+        return min(times), out
+
+    t_dot, _ = best_of(lambda: x @ y)
+    print(f"(b) {n_points:,} points; one x @ y pass: {1e3 * t_dot:.1f} ms")
+    for degree in (1, 5):
+        t, coef = best_of(lambda: solve_polynomial(x, y, degree))
+        ref = np.polynomial.polynomial.polyfit(x, y, degree)
+        diff = np.max(np.abs(coef - ref) / np.maximum(np.abs(ref), 1e-300))
+        print(f"    degree {degree}: closed form {1e3 * t:7.1f} ms  ratio to x @ y = {t / t_dot:5.2f}"
+              f"  (target <= 5); max rel. difference to numpy polyfit {diff:.1e}")
+    model = make_model("poly5")
+    t0 = time.perf_counter()
+    res = fit(FitProblem.create(model, x, y), "closed-form")
+    t_full = time.perf_counter() - t0
+    print(f"    full fit() of poly5 with statistics, residuals and leverage: {t_full:.2f} s "
+          f"(ratio {t_full / t_dot:.0f}; not the target, shown for honesty)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--curves", type=int, default=2000)
+    parser.add_argument("--points", type=int, default=10_000_000)
+    args = parser.parse_args()
+    bench_curves(args.curves)
+    bench_closed_form(args.points)
+
+
+if __name__ == "__main__":
+    main()
