@@ -1,0 +1,67 @@
+"""Reports and exports of a fit: HTML, PDF, Markdown, CSV/XLSX, images, scripts.
+
+Nothing here imports Qt: figures are drawn with matplotlib on an Agg canvas,
+PDFs are laid out with reportlab.  The CLI and the GUI call these functions:
+
+- :func:`write_report` (``.html``, ``.pdf``, ``.md``) with a :class:`ReportContext`
+- :func:`export_fit` (``.csv``, ``.xlsx``)
+- :func:`write_script` (a standalone numpy/scipy script)
+- :func:`save_figure` (``.png``, ``.svg``, ``.pdf``)
+- :func:`copy_results_tsv` (tab-separated text for the clipboard)
+"""
+from __future__ import annotations
+
+import os
+
+from lsqfit_app.core.errors import InputError
+from lsqfit_app.report.context import MaskedRow, ReportContext
+from lsqfit_app.report.exports import copy_results_tsv, export_fit
+from lsqfit_app.report.figures import save_figure
+from lsqfit_app.report.script import write_script
+
+REPORT_SUFFIXES = (".html", ".pdf", ".md")
+
+__all__ = ["REPORT_SUFFIXES", "MaskedRow", "ReportContext", "copy_results_tsv", "export_fit",
+           "save_figure", "write_report", "write_script"]
+
+
+def write_report(result, problem, path, context: ReportContext | None = None,
+                 comparison=None) -> None:
+    """Write a fit report; the format follows the suffix of ``path``.
+
+    Parameters
+    ----------
+    result : FitResult
+    problem : FitProblem
+        The problem that was fitted (data, weights, mask, settings).
+    path : str or path-like
+        Ends in ``.html`` (one self-contained file), ``.pdf`` or ``.md``
+        (Markdown; figures are written as PNG files next to it).
+    context : ReportContext, optional
+        Input file, columns and masks; :meth:`ReportContext.minimal` if None.
+    comparison : list of FitResult, optional
+        Other fits of the same data (model comparison, solver race), shown
+        as a table and an overlay figure.
+
+    Raises
+    ------
+    InputError
+        Unknown suffix, or the file cannot be written.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in REPORT_SUFFIXES:
+        raise InputError(f"cannot write a report to {path!r}: the file name must end in "
+                         f"{', '.join(REPORT_SUFFIXES)}")
+    if context is None:
+        context = ReportContext.minimal(problem)
+    comparison = list(comparison) if comparison else None
+    if suffix == ".html":
+        from lsqfit_app.report.html import write_html
+        write_html(result, problem, path, context, comparison)
+    elif suffix == ".pdf":
+        from lsqfit_app.report.pdf import write_pdf
+        write_pdf(result, problem, path, context, comparison)
+    else:
+        from lsqfit_app.report.markdown import write_markdown
+        write_markdown(result, problem, path, context, comparison)

@@ -1,0 +1,375 @@
+"""Report and export figures drawn with matplotlib, without a display.
+
+Every figure is a fresh :class:`matplotlib.figure.Figure` drawn on an Agg
+canvas: no pyplot, so no global figure state, no GUI backend and no thread
+trouble when the GUI exports from a worker.  Style settings go through
+``rc_context`` so nothing leaks into the caller's matplotlib.
+
+Figures (``kind``):
+
+``fit``            data (error bars when sigma is given, masked points hollow),
+                   the fitted curve, the 95 % confidence and prediction bands
+``residuals``      residuals y - f against x (against f for several predictors)
+``fit_residuals``  the two above stacked with a shared x axis
+``distribution``   histogram of standardized residuals and a normal Q-Q plot
+``history``        the objective per iteration on a log scale
+``comparison``     data with the curves of several results
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from contextlib import contextmanager
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from lsqfit_app.core.errors import InputError
+
+KINDS = ("fit", "residuals", "fit_residuals", "distribution", "history", "comparison")
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+#: colours (colour-blind safe, Okabe-Ito)
+DATA, FIT, BAND, PRED, MASKED = "#222222", "#0072B2", "#56B4E9", "#E69F00", "#999999"
+CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+_STYLE = {
+    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.color": "#e6e6e6",
+    "grid.linewidth": 0.6, "axes.axisbelow": True, "legend.frameon": False,
+    "svg.fonttype": "path", "svg.hashsalt": "lsqfit-app", "pdf.fonttype": 42,
+    "axes.formatter.useoffset": False, "axes.formatter.limits": (-4, 5),
+}
+
+#: width, height in inches of one report figure
+SIZE = (6.4, 3.4)
+
+
+@contextmanager
+def _style():
+    import matplotlib
+
+    with matplotlib.rc_context(_STYLE):
+        yield
+
+
+def _new_figure(size=SIZE) -> Figure:
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+def _primary_x(problem) -> tuple[str, np.ndarray]:
+    name = next(iter(problem.x))
+    return name, np.asarray(problem.x[name], dtype=float)
+
+
+def _x_label(problem) -> str:
+    labels = dict(problem.labels or {})
+    name = next(iter(problem.x))
+    return str(labels.get("x", name))
+
+
+def _y_label(problem) -> str:
+    return str(dict(problem.labels or {}).get("y", "y"))
+
+
+def _single_predictor(problem) -> bool:
+    return len(problem.x) == 1
+
+
+def dense_x(problem, count: int = 600) -> np.ndarray:
+    """An even grid over the finite x of all rows (masked ones included)."""
+    _, x = _primary_x(problem)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return np.zeros(0)
+    lo, hi = float(x.min()), float(x.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return np.linspace(lo, hi, count)
+
+
+def _markers(n: int) -> dict:
+    if n > 5000:
+        return {"ms": 1.5, "alpha": 0.5, "rasterized": True}
+    if n > 500:
+        return {"ms": 2.5}
+    return {"ms": 4}
+
+
+def _draw_data(ax, problem, result, *, errorbars: bool = True) -> None:
+    _, x = _primary_x(problem)
+    y = problem.y
+    used = np.asarray(result.used, dtype=bool)
+    masked = np.asarray(problem.excluded, dtype=bool)
+    style = _markers(int(used.sum()))
+    if errorbars and problem.weighting == "sigma" and used.sum() <= 2000:
+        ax.errorbar(x[used], y[used], yerr=problem.sigma[used], fmt="o", color=DATA,
+                    ecolor="#777777", elinewidth=0.7, capsize=0, mfc="white", mew=0.9,
+                    label="data (±σ)", zorder=3, **style)
+    else:
+        ax.plot(x[used], y[used], "o", color=DATA, mfc="white", mew=0.9, label="data",
+                zorder=3, **style)
+    if masked.any():
+        ax.plot(x[masked], y[masked], "x", color=MASKED, ms=5, mew=1.0, label="masked",
+                zorder=3)
+
+
+def _safe_band(result, xd, kind):
+    from lsqfit_app.core.bands import band
+
+    try:
+        with np.errstate(all="ignore"):
+            f, lo, hi = band(result, xd, kind=kind)
+    except Exception:
+        return None
+    if not (np.any(np.isfinite(lo)) and np.any(np.isfinite(hi))):
+        return None
+    return f, lo, hi
+
+
+def draw_fit(ax, result, problem) -> None:
+    """Data, fitted curve and bands on ``ax``."""
+    if not _single_predictor(problem):
+        used = np.asarray(result.used, dtype=bool)
+        f = result.fitted
+        ax.plot(f[used], problem.y[used], "o", color=DATA, mfc="white", ms=4, label="data")
+        lim = [np.nanmin(f[used]), np.nanmax(f[used])]
+        ax.plot(lim, lim, "-", color=FIT, lw=1.4, label="y = fitted")
+        ax.set_xlabel("fitted value")
+        ax.set_ylabel(_y_label(problem))
+        ax.legend(loc="best")
+        return
+    xd = dense_x(problem)
+    pred = _safe_band(result, xd, "prediction")
+    conf = _safe_band(result, xd, "confidence")
+    if pred is not None:
+        ax.plot(xd, pred[1], "--", color=PRED, lw=0.9, label="95 % prediction band")
+        ax.plot(xd, pred[2], "--", color=PRED, lw=0.9)
+    if conf is not None:
+        ax.fill_between(xd, conf[1], conf[2], color=BAND, alpha=0.35, lw=0,
+                        label="95 % confidence band")
+    _draw_data(ax, problem, result)
+    from lsqfit_app.core.bands import fitted_curve
+
+    with np.errstate(all="ignore"):
+        ax.plot(xd, fitted_curve(result, xd), "-", color=FIT, lw=1.6, label="fit", zorder=4)
+    ax.set_xlabel(_x_label(problem))
+    ax.set_ylabel(_y_label(problem))
+    _tidy_limits(ax, problem, result)
+    ax.legend(loc="best")
+
+
+def _tidy_limits(ax, problem, result) -> None:
+    """Keep the y range on the data: bands of poorly determined fits can explode."""
+    y = problem.y[np.isfinite(problem.y)]
+    f = result.fitted[np.isfinite(result.fitted)]
+    vals = np.concatenate([y, f]) if f.size else y
+    if vals.size:
+        lo, hi = float(vals.min()), float(vals.max())
+        if problem.weighting == "sigma":
+            s = problem.sigma[np.isfinite(problem.sigma)]
+            if s.size:
+                lo, hi = lo - float(s.max()), hi + float(s.max())
+        pad = 0.08 * (hi - lo if hi > lo else max(abs(hi), 1.0))
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def draw_residuals(ax, result, problem) -> None:
+    """Residuals against x (or the fitted value for several predictors)."""
+    used = np.asarray(result.used, dtype=bool)
+    if _single_predictor(problem):
+        _, x = _primary_x(problem)
+        ax.set_xlabel(_x_label(problem))
+    else:
+        x = result.fitted
+        ax.set_xlabel("fitted value")
+    r = result.residuals
+    style = _markers(int(used.sum()))
+    ax.axhline(0.0, color=FIT, lw=1.0, zorder=2)
+    if problem.weighting == "sigma" and used.sum() <= 2000:
+        ax.errorbar(x[used], r[used], yerr=problem.sigma[used], fmt="o", color=DATA,
+                    ecolor="#777777", elinewidth=0.7, mfc="white", mew=0.9, zorder=3, **style)
+    else:
+        ax.plot(x[used], r[used], "o", color=DATA, mfc="white", mew=0.9, zorder=3, **style)
+    masked = np.asarray(problem.excluded, dtype=bool) & np.isfinite(r)
+    if masked.any():
+        ax.plot(x[masked], r[masked], "x", color=MASKED, ms=5, mew=1.0, zorder=3,
+                label="masked")
+        ax.legend(loc="best")
+    ax.set_ylabel("residual  y − f")
+
+
+def draw_distribution(ax_hist, ax_qq, result) -> None:
+    """Histogram of standardized residuals with N(0, 1), and a normal Q-Q plot."""
+    from scipy import stats
+
+    z = np.asarray(result.standardized_residuals, dtype=float)[np.asarray(result.used, bool)]
+    z = z[np.isfinite(z)]
+    if z.size < 3:
+        for ax in (ax_hist, ax_qq):
+            ax.text(0.5, 0.5, "too few residuals", ha="center", va="center",
+                    transform=ax.transAxes)
+        return
+    bins = int(np.clip(np.sqrt(z.size) * 1.5, 6, 40))
+    ax_hist.hist(z, bins=bins, density=True, color=BAND, edgecolor="white", lw=0.5)
+    grid = np.linspace(min(z.min(), -3.5), max(z.max(), 3.5), 200)
+    ax_hist.plot(grid, stats.norm.pdf(grid), color=FIT, lw=1.3, label="N(0, 1)")
+    ax_hist.set_xlabel("standardized residual")
+    ax_hist.set_ylabel("density")
+    ax_hist.legend(loc="upper right")
+    (osm, osr), (slope, intercept, _) = stats.probplot(z, dist="norm")
+    ax_qq.plot(osm, osr, "o", color=DATA, mfc="white", ms=3.5, mew=0.8)
+    ends = np.array([osm.min(), osm.max()])
+    ax_qq.plot(ends, ends, "-", color=FIT, lw=1.2, label="y = x")
+    ax_qq.set_xlabel("normal quantile")
+    ax_qq.set_ylabel("standardized residual")
+    ax_qq.legend(loc="upper left")
+
+
+def draw_history(ax, result) -> None:
+    """The objective after each iteration, log scale."""
+    h = np.asarray(result.history, dtype=float)
+    it = np.arange(h.size)
+    ok = np.isfinite(h) & (h > 0)
+    if not ok.any():
+        ax.text(0.5, 0.5, "no iteration history" + (" (solved in closed form)"
+                if result.solver == "closed-form" else ""),
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    ax.semilogy(it[ok], h[ok], "o-", color=FIT, ms=3, lw=1.2)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("objective (weighted SSE)" if result.loss == "linear"
+                  else f"objective ({result.loss} loss)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def draw_comparison(ax, results, problem) -> None:
+    """Data with each result's curve."""
+    from lsqfit_app.core.bands import fitted_curve
+
+    base = results[0]
+    _draw_data(ax, problem, base)
+    if _single_predictor(problem):
+        xd = dense_x(problem)
+        for i, r in enumerate(results):
+            try:
+                with np.errstate(all="ignore"):
+                    yd = fitted_curve(r, xd)
+            except Exception:
+                continue
+            label = r.model_name if len(r.model_name) <= 30 else r.model_name[:27] + "..."
+            if len({x.model_name for x in results}) == 1:
+                label = r.solver
+            ax.plot(xd, yd, color=CYCLE[i % len(CYCLE)], lw=1.4,
+                    ls=("-", "--", ":", "-.")[i // len(CYCLE) % 4], label=label)
+        ax.set_xlabel(_x_label(problem))
+        _tidy_limits(ax, problem, base)
+    ax.set_ylabel(_y_label(problem))
+    ax.legend(loc="best")
+
+
+# ---------------------------------------------------------------------------
+def make_figure(result, problem, kind: str = "fit", comparison=None, size=None) -> Figure:
+    """One figure of the given ``kind`` (see the module docstring)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown figure kind {kind!r}; choose one of {', '.join(KINDS)}")
+    with _style():
+        if kind == "fit_residuals":
+            fig = _new_figure(size or (6.4, 4.8))
+            top, bottom = fig.subplots(2, 1, sharex=_single_predictor(problem),
+                                       height_ratios=(3, 1.3))
+            draw_fit(top, result, problem)
+            draw_residuals(bottom, result, problem)
+            if _single_predictor(problem):
+                top.set_xlabel("")
+                top.tick_params(labelbottom=False)
+        elif kind == "distribution":
+            fig = _new_figure(size or SIZE)
+            a, b = fig.subplots(1, 2)
+            draw_distribution(a, b, result)
+        else:
+            fig = _new_figure(size or (SIZE if kind != "fit" else (6.4, 3.9)))
+            ax = fig.subplots()
+            if kind == "fit":
+                draw_fit(ax, result, problem)
+            elif kind == "residuals":
+                draw_residuals(ax, result, problem)
+            elif kind == "history":
+                draw_history(ax, result)
+            else:
+                results = [result, *(comparison or [])]
+                results = list({id(r): r for r in results}.values())
+                draw_comparison(ax, results, problem)
+        # draw inside the style so fonts and sizes are the report's
+        fig.canvas.draw()
+    return fig
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
+    """Encode a figure (png, svg or pdf) with reproducible metadata."""
+    buf = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None}
+    if fmt == "pdf":
+        metadata = {"CreationDate": None, "Creator": "lsqfit-app"}
+    with _style():
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
+    return buf.getvalue()
+
+
+def report_figures(result, problem, comparison=None) -> list[tuple[str, str, Figure]]:
+    """(key, caption, figure) for a report, in reading order."""
+    figs = [
+        ("fit", "Data with the fitted curve, its 95 % confidence band (shaded) and the 95 % "
+         "prediction band for new points (dashed)." + (" Error bars are ±σ."
+                                                       if problem.weighting == "sigma" else "")
+         + (" Crosses are masked points (not fitted)." if np.any(problem.excluded) else ""),
+         make_figure(result, problem, "fit")),
+        ("residuals", "Residuals y − f of the fitted points"
+         + (" (error bars ±σ)." if problem.weighting == "sigma" else "."),
+         make_figure(result, problem, "residuals")),
+        ("distribution", "Standardized residuals: histogram with the standard normal density, "
+         "and a normal Q-Q plot (points on the line mean normally distributed residuals).",
+         make_figure(result, problem, "distribution")),
+        ("history", "Objective (weighted sum of squared residuals) per iteration of the "
+         f"{result.solver} solver, log scale.", make_figure(result, problem, "history")),
+    ]
+    if comparison:
+        figs.append(("comparison", "Data with the curves of the compared fits.",
+                     make_figure(result, problem, "comparison", comparison=comparison)))
+    return figs
+
+
+def save_figure(result, problem, path, dpi: int = 150, kind: str = "fit",
+                comparison=None) -> None:
+    """Write one figure as .png (at ``dpi``), .svg or .pdf, by suffix.
+
+    Raises
+    ------
+    InputError
+        Unknown suffix or kind, or the file cannot be written.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputError(f"cannot save a plot as {path!r}: use one of "
+                         f"{', '.join(IMAGE_SUFFIXES)}")
+    if not (isinstance(dpi, (int, float)) and 10 <= dpi <= 2400):
+        raise InputError(f"dpi must be between 10 and 2400, got {dpi!r}")
+    fig = make_figure(result, problem, kind, comparison=comparison)
+    data = figure_bytes(fig, suffix[1:], dpi=int(dpi))
+    from lsqfit_app.report.files import write_bytes_atomic
+
+    write_bytes_atomic(path, data)
+
+
+

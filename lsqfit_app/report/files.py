@@ -1,0 +1,37 @@
+"""Writing output files safely: a temporary file renamed over the target.
+
+A crash or a full disk while writing a report must not leave a truncated
+file where the user expects a good one, nor destroy the previous version.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from lsqfit_app.core.errors import InputError
+
+
+def write_bytes_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".lsqfit-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise InputError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+
+
+def write_text_atomic(path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
