@@ -116,6 +116,31 @@ class FormulaModel(Model):
             los.append(pair[1])
         return np.column_stack(his), np.column_stack(los)
 
+    def polynomial_powers(self):
+        """Powers when the formula is sum_j p_j * x**k_j in its one predictor."""
+        from lsqfit_app.models.expression import Const, Pow, Var
+
+        if len(self.independent_vars) != 1 or not self.is_linear:
+            return None
+        var = self.independent_vars[0]
+        powers = []
+        for d in self.derivatives:
+            if isinstance(d, Const) and d.symbol is None and d.value == 1.0:
+                powers.append(0)
+            elif isinstance(d, Var) and d.name == var:
+                powers.append(1)
+            elif (isinstance(d, Pow) and isinstance(d.left, Var) and d.left.name == var
+                  and isinstance(d.right, Const) and d.right.symbol is None
+                  and float(d.right.value).is_integer() and 0 <= d.right.value <= 64):
+                powers.append(int(d.right.value))
+            else:
+                return None
+        # no offset term: the model must vanish when every parameter is 0
+        probe = {var: np.array([0.5, 2.0])}
+        if np.any(self.eval(np.zeros(len(self.param_names)), probe) != 0):
+            return None
+        return tuple(powers)
+
     @staticmethod
     def _fill(columns: list, n: int) -> np.ndarray:
         jac = np.empty((n, len(columns)))

@@ -308,6 +308,9 @@ class PolynomialModel(LibraryModel):
         jac = np.vander(xv, self.degree + 1, increasing=True)
         return jac @ np.asarray(p, dtype=float), jac
 
+    def polynomial_powers(self):
+        return tuple(range(self.degree + 1))
+
     def jacobian_dd(self, p, x):
         """The powers x**k as exact double-double pairs (hi, lo), hi + lo = x**k.
 
@@ -405,6 +408,9 @@ class LineModel(LibraryModel):
     _max_points = None
     _shape = staticmethod(ls.line)
     _shape_jac = staticmethod(ls.line_and_jacobian)
+
+    def polynomial_powers(self):
+        return (1, 0)
 
     def jacobian_dd(self, p, x):
         """[x, 1] is exact in double precision: the low part is zero."""

@@ -72,11 +72,45 @@ def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True,
     return z / scale, r, True, passes
 
 
+#: above this many design-matrix entries a polynomial streams through normal equations
+STREAM_LIMIT = 2_000_000
+
+
+def _streamed_polynomial(obj: Objective):
+    """(theta, weighted residuals) for big polynomial problems, or None."""
+    powers = obj.model.polynomial_powers()
+    if powers is None or not obj.all_free or obj.y.size * len(powers) <= STREAM_LIMIT:
+        return None
+    if sorted(powers) != list(range(len(powers))):
+        return None
+    from lsqfit_app.solvers._polynomial import solve_polynomial
+
+    x = next(iter(obj.x.values()))
+    w = obj.inv_sigma**2 if obj.weighted else None
+    coef, _cov = solve_polynomial(x, obj.y, len(powers) - 1, w)
+    theta = coef[list(powers)]
+    r = obj.y - np.polynomial.polynomial.polyval(x, coef)
+    if obj.weighted:
+        r *= obj.inv_sigma
+    return theta, r
+
+
 def run_closed_form(obj: Objective, options) -> Outcome:
     """Solve an affine model in one step (plus refinement); reports start and end."""
     theta0 = obj.theta0
     zero = np.zeros_like(theta0)
     obj.check_cancel()
+    try:
+        streamed = _streamed_polynomial(obj)
+    except np.linalg.LinAlgError:
+        streamed = None
+    if streamed is not None:
+        theta, r = streamed
+        obj.nfev += 1
+        obj.best_theta, obj.best_objective = theta, float(r @ r)
+        obj.history.append(float(r @ r))
+        obj.iterations = 1
+        return Outcome(theta, "converged", extra={"streamed": True, "closed_form_residuals": r})
     # f(theta) = A theta + f0 exactly, because the model is affine in theta.
     with np.errstate(all="ignore"):
         f0 = obj.model.eval(obj.expand(zero), obj.x)

@@ -65,7 +65,7 @@ def bench_curves(n_curves: int) -> None:
 
 
 def bench_closed_form(n_points: int) -> None:
-    from lsqfit_app.solvers._closed_form import solve_polynomial
+    from lsqfit_app.solvers._polynomial import solve_polynomial
 
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 10, n_points)
@@ -82,7 +82,7 @@ def bench_closed_form(n_points: int) -> None:
     t_dot, _ = best_of(lambda: x @ y)
     print(f"(b) {n_points:,} points; one x @ y pass: {1e3 * t_dot:.1f} ms")
     for degree in (1, 5):
-        t, coef = best_of(lambda: solve_polynomial(x, y, degree))
+        t, (coef, _cov) = best_of(lambda: solve_polynomial(x, y, degree))
         ref = np.polynomial.polynomial.polyfit(x, y, degree)
         diff = np.max(np.abs(coef - ref) / np.maximum(np.abs(ref), 1e-300))
         print(f"    degree {degree}: closed form {1e3 * t:7.1f} ms  ratio to x @ y = {t / t_dot:5.2f}"

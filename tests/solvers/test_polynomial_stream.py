@@ -1,0 +1,42 @@
+"""The streamed polynomial path for big data agrees with the QR path."""
+import numpy as np
+import pytest
+
+from lsqfit_app.core.problem import FitProblem
+from lsqfit_app.models import make_model
+from lsqfit_app.solvers import fit
+from lsqfit_app.solvers import _closed_form
+from lsqfit_app.solvers._polynomial import solve_polynomial
+
+
+@pytest.mark.parametrize("degree", [0, 1, 3, 5])
+def test_matches_numpy_polyfit(degree):
+    rng = np.random.default_rng(degree)
+    x = rng.uniform(-3, 7, 5000)
+    y = np.polynomial.polynomial.polyval(x, rng.normal(size=degree + 1)) + rng.normal(0, 0.1, x.size)
+    coef, cov = solve_polynomial(x, y, degree)
+    ref = np.polynomial.polynomial.polyfit(x, y, degree)
+    assert coef == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    V = np.vander(x, degree + 1, increasing=True)
+    assert cov == pytest.approx(np.linalg.inv(V.T @ V), rel=1e-8, abs=1e-18)
+
+
+@pytest.mark.parametrize("spec", ["poly3", "line", "c0 + c1*x + c2*x**2 + c3*x**3"])
+def test_fit_streams_big_polynomials_and_agrees(monkeypatch, spec):
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 10, 4000)
+    y = 1 + 0.5 * x - 0.02 * x**3 + rng.normal(0, 0.3, x.size)
+    sigma = np.full(x.size, 0.3)
+    model = make_model(spec)
+    small = fit(FitProblem.create(model, x, y, sigma=sigma), "closed-form")
+    monkeypatch.setattr(_closed_form, "STREAM_LIMIT", 100)
+    big = fit(FitProblem.create(model, x, y, sigma=sigma), "closed-form")
+    assert big.extra.get("streamed") and not small.extra.get("streamed")
+    assert big.values == pytest.approx(small.values, rel=1e-9, abs=1e-12)
+    assert big.stderrs == pytest.approx(small.stderrs, rel=1e-9)
+    assert big.statistics.sse == pytest.approx(small.statistics.sse, rel=1e-12)
+
+
+def test_formula_with_offset_is_not_streamed():
+    assert make_model("a*x + 3").polynomial_powers() is None
+    assert make_model("a*x + b*x**2").polynomial_powers() == (1, 2)
