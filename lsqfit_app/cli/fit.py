@@ -62,14 +62,15 @@ def load_problem(args, model_spec: str):
 
 def run(args) -> int:
     from lsqfit_app.report.text import format_result
-    from lsqfit_app.solvers import SolverOptions, fit, fit_race
+    from lsqfit_app.compare import race
+    from lsqfit_app.solvers import SolverOptions, fit
 
     read, problem = load_problem(args, args.model)
     if args.max_iterations is not None and args.max_iterations < 1:
         raise InputError("--max-iterations must be at least 1")
     options = SolverOptions(max_iterations=args.max_iterations)
     if args.solver == "all":
-        results = fit_race(problem, options=options)
+        results = race(problem, options=options)
         if args.json:
             json.dump([r.to_dict() for r in results], sys.stdout, indent=2)
             sys.stdout.write("\n")

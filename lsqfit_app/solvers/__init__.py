@@ -224,15 +224,3 @@ def _bounds_active(problem: FitProblem) -> bool:
 
 def _violates_bounds(obj: Objective, theta: np.ndarray) -> bool:
     return bool(np.any(theta < obj.lower) or np.any(theta > obj.upper))
-
-
-def fit_race(problem: FitProblem, methods=RACE_METHODS, **kwargs) -> list[FitResult]:
-    """Run several solvers on the same problem from the same start (sequentially)."""
-    results = []
-    for method in methods:
-        try:
-            check_method(problem, method)
-        except InputError:
-            continue
-        results.append(fit(problem, method, **kwargs))
-    return results
