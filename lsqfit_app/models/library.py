@@ -46,6 +46,8 @@ import math
 from typing import Callable, Mapping
 
 import numpy as np
+
+from lsqfit_app.core.ddarith import mul_dd
 from scipy.special import expit
 
 from lsqfit_app.core.errors import InputError
@@ -322,28 +324,12 @@ class PolynomialModel(LibraryModel):
         lo = np.zeros_like(hi)
         hi[0] = 1.0
         for k in range(1, self.degree + 1):
-            h, e = _two_product(hi[k - 1], xv)
-            e += lo[k - 1] * xv
-            # renormalise (fast two-sum) so that |lo| <= ulp(hi)/2
-            hi[k] = h + e
-            lo[k] = e - (hi[k] - h)
+            hi[k], lo[k] = mul_dd(hi[k - 1], lo[k - 1], xv, 0.0)
         return hi.T, lo.T
 
     def _guess(self, x, y):
         c = _poly_fit(x, y, self.degree)
         return {f"c{i}": c[i] for i in range(self.degree + 1)}
-
-
-def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """p + e == a*b exactly (Dekker 1971, Veltkamp splitting)."""
-    p = a * b
-    c = 134217729.0 * a  # 2**27 + 1
-    ah = c - (c - a)
-    al = a - ah
-    c = 134217729.0 * b
-    bh = c - (c - b)
-    bl = b - bh
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
 def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
