@@ -46,10 +46,9 @@ import math
 from typing import Callable, Mapping
 
 import numpy as np
-
-from lsqfit_app.core.ddarith import mul_dd
 from scipy.special import expit
 
+from lsqfit_app.core.ddarith import mul_dd
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.models import lineshapes as ls
 from lsqfit_app.models.base import Model, ParamHint, as_predictors
