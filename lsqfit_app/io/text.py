@@ -53,9 +53,10 @@ FAST_PATH_MIN_BYTES = 2_000_000
 #: Lines used to detect the dialect.
 SAMPLE_LINES = 1000
 
-#: Bytes read from each end of a big file for detection.
-HEAD_BYTES = 256 * 1024
-TAIL_BYTES = 64 * 1024
+#: Bytes read from the start of a big file for detection: a small sample first
+#: (cheap), a bigger one when the preamble does not fit in it.
+HEAD_BYTES = (32 * 1024, 256 * 1024)
+TAIL_BYTES = 16 * 1024
 
 DELIMITERS = ("\t", ";", ",", "|", " ")
 COMMENT_CHARS = "#%;"
@@ -330,6 +331,14 @@ def detect_numbers(records: list[Record], delimiter: str, sample_text: str
         combos = [(".", None), (",", None), (",", "."), (".", ","), (",", " "), (".", " "),
                   (".", "'"), (",", "\u00a0"), (".", "\u00a0")]
     best, best_score = (".", None), -math.inf
+    plain = to_rows(records, _classifier(".", None))
+    layout = find_layout(plain)
+    if layout is not None:
+        used = set(layout.data) | set(layout.header) | set(layout.skipped)
+        if (all(plain[k].n_text == 0 and NEUTRAL not in plain[k].kinds for k in layout.data)
+                and all(r.blank or r.comment for i, r in enumerate(plain) if i not in used)
+                and '"' not in sample_text):
+            return ".", None  # every cell is a plain number: nothing to choose
     for decimal, thousands in combos:
         if thousands and thousands not in sample_text:
             continue
@@ -493,8 +502,68 @@ def _try_fast_path(source: str, size: int, options: TextOptions,
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
         return None
+    for head_bytes in HEAD_BYTES:
+        found = _sample_dialect(source, size, head_bytes, options)
+        if found is not None:
+            break
+    else:
+        return None
+    sample, head_text, tail_text, encoding, head_len = found
+    d = sample.dialect
+    n_sample = sample.table.n_rows
+    head_lines = head_text.count("\n")
+    skip = int(sample.data_rows[0]) - 1
+    ncols = sample.table.n_columns
+    sep = r"\s+" if d.delimiter == " " else d.delimiter
+    kwargs = dict(sep=sep, header=None, skiprows=skip, decimal=d.decimal,
+                  thousands=d.thousands, encoding=encoding, engine="c",
+                  skip_blank_lines=True, names=range(ncols), index_col=False)
+    if any(np.isnan(c.values).any() for c in sample.table.columns()):
+        # only empty cells are missing: pandas' default list would also
+        # silently swallow "NA", "null"... which the Python path reports
+        kwargs.update(keep_default_na=False, na_values=["", "nan", "NaN", "NAN"])
+    else:
+        # no missing values seen: skip NA matching entirely (much faster); a
+        # stray text cell then fails the float parse and we fall back
+        kwargs.update(na_filter=False, dtype=np.float64)
+    if d.delimiter != " " and (d.delimiter + " ") in head_text:
+        kwargs["skipinitialspace"] = True
+    try:
+        if progress is None:
+            frame = pd.read_csv(source, **kwargs)
+        else:
+            frame = _read_chunks(pd, source, kwargs, size, head_lines, head_len, progress)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError):
+        return None
+    arrays = []
+    for j in range(ncols):
+        col = frame[j]
+        if col.dtype.kind in "fiu":
+            arrays.append(col.to_numpy(dtype=np.float64))
+        else:
+            return None  # text cells: the Python path reports them
+    if any(np.isinf(a).any() for a in arrays):
+        return None  # inf or an overflow: let the Python path tell them apart
+    if len(arrays[0]) < n_sample:
+        return None
+    for j in range(ncols):
+        expect = sample.table.column(j + 1).values
+        if not np.array_equal(arrays[j][:n_sample], expect, equal_nan=True):
+            return None
+    table = Table.from_columns(sample.table.names, arrays, sample.table.units)
+    data_rows = np.arange(skip + 1, skip + 1 + len(arrays[0]), dtype=np.int64)
+    if head_text.count("\n\n") or "\n\n" in tail_text:
+        data_rows = None  # blank lines inside: line numbers are not a simple range
+    if progress:
+        progress(1.0)
+    return ReadResult(table=table, dialect=d, problems=(), sheet=None, source=source,
+                      data_rows=data_rows, notes=(), n_problems=0)
+
+
+def _sample_dialect(source: str, size: int, head_bytes: int, options: TextOptions):
+    """Detect the dialect on the first ``head_bytes``; None when that is not conclusive."""
     with open(source, "rb") as fh:
-        head = fh.read(HEAD_BYTES)
+        head = fh.read(head_bytes)
         fh.seek(max(0, size - TAIL_BYTES))
         tail = fh.read()
     if sniff_binary(head[:64]) and options.encoding is None:
@@ -518,57 +587,16 @@ def _try_fast_path(source: str, size: int, options: TextOptions,
     except InputError:
         return None
     d = sample.dialect
-    n_sample = sample.table.n_rows
-    if n_sample < 10 or sample.notes or d.quote or d.comment:
+    if sample.table.n_rows < 10 or sample.notes or d.quote or d.comment:
         return None
     # the table must run to the end of the head sample and of the file
-    head_lines = head_text.count("\n")
-    if int(sample.data_rows[-1]) < head_lines - 1:
+    if int(sample.data_rows[-1]) < head_text.count("\n") - 1:
         return None
     if tail_text and not _tail_is_data(tail_text, d, sample.table.n_columns):
         return None
     if any(not c.numeric for c in sample.table.columns()):
         return None
-    skip = int(sample.data_rows[0]) - 1
-    ncols = sample.table.n_columns
-    sep = r"\s+" if d.delimiter == " " else d.delimiter
-    kwargs = dict(sep=sep, header=None, skiprows=skip, decimal=d.decimal,
-                  thousands=d.thousands, encoding=encoding, engine="c",
-                  keep_default_na=False, na_values=["", "nan", "NaN", "NAN", "-nan", "+nan"],
-                  skip_blank_lines=True, usecols=range(ncols), names=range(ncols),
-                  index_col=False)
-    if d.delimiter != " ":
-        kwargs["skipinitialspace"] = True
-    try:
-        if progress is None:
-            frame = pd.read_csv(source, **kwargs)
-        else:
-            frame = _read_chunks(pd, source, kwargs, size, head_lines, len(head_cut), progress)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError):
-        return None
-    arrays = []
-    for j in range(ncols):
-        col = frame[j]
-        if col.dtype.kind in "fiu":
-            arrays.append(col.to_numpy(dtype=np.float64, copy=True))
-        else:
-            return None  # text cells: the Python path reports them
-    if any(np.isinf(a).any() for a in arrays):
-        return None  # inf or an overflow: let the Python path tell them apart
-    if len(arrays[0]) < n_sample:
-        return None
-    for j in range(ncols):
-        expect = sample.table.column(j + 1).values
-        if not np.array_equal(arrays[j][:n_sample], expect, equal_nan=True):
-            return None
-    table = Table.from_columns(sample.table.names, arrays, sample.table.units)
-    data_rows = np.arange(skip + 1, skip + 1 + len(arrays[0]), dtype=np.int64)
-    if head_text.count("\n\n") or "\n\n" in tail_text:
-        data_rows = None  # blank lines inside: line numbers are not a simple range
-    if progress:
-        progress(1.0)
-    return ReadResult(table=table, dialect=d, problems=(), sheet=None, source=source,
-                      data_rows=data_rows, notes=(), n_problems=0)
+    return sample, head_text, tail_text, encoding, len(head_cut)
 
 
 def _tail_is_data(tail_text: str, d: Dialect, ncols: int) -> bool:

@@ -19,6 +19,7 @@ more than :data:`MAX_UNCOMPRESSED` bytes or by more than :data:`MAX_RATIO`
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import os
 import zipfile
 from typing import Callable
@@ -26,8 +27,9 @@ from typing import Callable
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.io.build import build_table
-from lsqfit_app.io.dialect import Dialect, ReadResult
+from lsqfit_app.core.table import Table, split_unit
+from lsqfit_app.io.build import build_table, default_names
+from lsqfit_app.io.dialect import MAX_PROBLEMS, CellProblem, Dialect, ReadResult
 from lsqfit_app.io.layout import EMPTY, NEUTRAL, NUMBER, TEXT, Row, find_layout
 from lsqfit_app.io.numbers import is_neutral, parse_number
 
@@ -39,7 +41,9 @@ MAX_RATIO = 200
 RATIO_MIN_BYTES = 20_000_000
 
 #: Sheets with more rows than this are located from their first and last rows.
-FULL_SCAN_ROWS = 20_000
+FULL_SCAN_ROWS = 5_000
+#: Rows classified at each end of a big sheet.
+EDGE_ROWS = 1_000
 
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".xlsb")
 _EPOCH = _dt.datetime(1899, 12, 30)
@@ -214,7 +218,7 @@ def read_workbook(path: str | os.PathLike, *, sheet: str | int | None = None,
         name, raw, row0, col0 = None, [], 0, 0
         for candidate in names:
             cand_raw, r0, c0 = _load(wb, source, candidate)
-            probe = cand_raw if len(cand_raw) <= 2000 else cand_raw[:2000]
+            probe = cand_raw[:EDGE_ROWS]
             if probe and _has_table(_rows(probe, r0)):
                 name, raw, row0, col0 = candidate, cand_raw, r0, c0
                 break
@@ -225,31 +229,38 @@ def read_workbook(path: str | os.PathLike, *, sheet: str | int | None = None,
         progress(0.5)
     if not raw:
         raise InputError(f"{source}: sheet {name!r} is empty")
-    rows = _locate_rows(raw, row0)
-    first_row = None
-    if skip_rows is not None:
-        first_row = next((i for i, r in enumerate(rows) if r.number > skip_rows), len(rows))
-    layout = find_layout(rows, header_rows=header_rows, first_row=first_row)
-    if layout is None or not layout.data:
-        raise InputError(f"{source}: sheet {name!r} holds no table of numbers")
-    table, problems, n_problems, data_rows = build_table(
-        rows, layout, _convert, letters=True, col_offset=col0)
+    big = None
+    if len(raw) > FULL_SCAN_ROWS and header_rows is None and skip_rows is None:
+        big = _read_big(raw, row0, col0)
+    if big is not None:
+        table, problems, n_problems, data_rows, n_header, first_number, notes = big
+    else:
+        rows = _rows(raw, row0)
+        first_row = None
+        if skip_rows is not None:
+            first_row = next((i for i, r in enumerate(rows) if r.number > skip_rows), len(rows))
+        layout = find_layout(rows, header_rows=header_rows, first_row=first_row)
+        if layout is None or not layout.data:
+            raise InputError(f"{source}: sheet {name!r} holds no table of numbers")
+        table, problems, n_problems, data_rows = build_table(
+            rows, layout, _convert, letters=True, col_offset=col0)
+        n_header = len(layout.header)
+        first_number = rows[layout.header[0] if layout.header else layout.data[0]].number
+        notes = []
+        after = [r for r in rows[layout.data[-1] + 1:] if not r.blank]
+        if after:
+            notes.append(f"rows {after[0].number} to {after[-1].number} after the table "
+                         "were not read")
     if progress:
         progress(1.0)
-    first = layout.header[0] if layout.header else layout.data[0]
     dialect = Dialect(encoding=None, delimiter=None, decimal=".", thousands=None,
-                      header_rows=len(layout.header), skip_rows=rows[first].number - 1,
+                      header_rows=n_header, skip_rows=first_number - 1,
                       sheet=name,
                       detected=tuple(detected + [f for f, v in (("header_rows", header_rows),
                                                                 ("skip_rows", skip_rows))
                                                  if v is None]),
                       overridden=tuple(f for f, v in (("sheet", sheet), ("header_rows", header_rows),
                                                       ("skip_rows", skip_rows)) if v is not None))
-    notes = []
-    last = layout.data[-1]
-    after = [r for r in rows[last + 1:] if not r.blank]
-    if after:
-        notes.append(f"rows {after[0].number} to {after[-1].number} after the table were not read")
     return ReadResult(table=table, dialect=dialect, problems=tuple(problems), sheet=name,
                       source=source, sheets=tuple(names), data_rows=data_rows,
                       notes=tuple(notes), n_problems=n_problems)
@@ -283,19 +294,106 @@ def _load(wb, source: str, name: str) -> tuple[list[list], int, int]:
     return raw, row0, col0
 
 
-def _locate_rows(raw: list[list], row0: int) -> list[Row]:
-    """Rows for the layout; big sheets classify only their ends.
+def _read_big(raw: list[list], row0: int, col0: int):
+    """A big sheet: locate the table from its first and last rows, convert by column.
 
-    The middle rows of a big sheet are given the classification of a plain
-    data row (all NUMBER) so the layout runs through them; their real values
-    are converted column by column afterwards (one numpy call per column when
-    the cells are all numbers), and any text among them is reported then.
+    The first :data:`EDGE_ROWS` rows give the header and the columns; the
+    last ones must end in data (else None: the caller scans every row).  The
+    rows between are converted one column at a time, with a single numpy call
+    when the column holds only numbers.  Blank rows are dropped; text in a
+    numeric column is reported like everywhere else.
     """
     n = len(raw)
-    if n <= FULL_SCAN_ROWS:
-        return _rows(raw, row0)
-    head = _rows(raw, row0, 0, 1000)
-    tail = _rows(raw, row0, n - 1000, n)
-    pattern = head[-1].kinds if head[-1].data_like else [NUMBER] * len(raw[0])
-    middle = [Row(row0 + i + 1, raw[i], pattern) for i in range(1000, n - 1000)]
-    return head + middle + tail
+    head = _rows(raw, row0, 0, EDGE_ROWS)
+    layout = find_layout(head)
+    if layout is None or layout.last < len(head) - 3:
+        return None
+    tail = _rows(raw, row0, n - EDGE_ROWS, n)
+    k = len(tail) - 1
+    while k >= 0 and tail[k].blank:
+        k -= 1
+    if k < 0 or not tail[k].data_like or tail[k].width > layout.ncols:
+        return None
+    start, end = layout.data[0], n - EDGE_ROWS + k + 1
+    ncols = layout.ncols
+    block = raw[start:end]
+    try:
+        width = len(block[0])
+        if any(len(r) != width for r in (block[0], block[-1])) or width < ncols:
+            raise ValueError("ragged")
+        # one C loop over all cells; fails at the first cell that is not a number
+        flat = np.fromiter(itertools.chain.from_iterable(block), dtype=np.float64,
+                           count=len(block) * width)
+        matrix = flat.reshape(len(block), width)
+        columns = [np.ascontiguousarray(matrix[:, j]) for j in range(ncols)]
+        bads = [None] * ncols
+        cells_of = None
+    except (TypeError, ValueError):
+        columns, bads = [], []
+        cells_of = [[r[j] if j < len(r) else None for r in block] for j in range(ncols)]
+        for cells in cells_of:
+            values, bad = _convert(cells)
+            columns.append(values)
+            bads.append(bad)
+    numbers = np.fromiter(range(row0 + start + 1, row0 + end + 1), dtype=np.int64,
+                          count=end - start)
+    keep = None
+    if cells_of is not None:
+        empty = np.ones(end - start, dtype=bool)
+        for cells in cells_of:
+            empty &= np.fromiter((c is None or (isinstance(c, str) and not c.strip())
+                                  for c in cells), dtype=bool, count=len(cells))
+        if empty.any():
+            keep = ~empty
+    names = default_names(ncols, letters=True, offset=col0)
+    names = [layout.names[j].strip() or names[j] for j in range(ncols)]
+    units = [(layout.units[j].strip() if j < len(layout.units) else "") or split_unit(names[j])[1]
+             for j in range(ncols)]
+    numeric, texts = [], []
+    for j in range(ncols):
+        if keep is not None:
+            columns[j] = columns[j][keep]
+            if bads[j] is not None:
+                bads[j] = bads[j][keep]
+        n_bad = 0 if bads[j] is None else int(bads[j].sum())
+        n_num = int(np.count_nonzero(~np.isnan(columns[j])))
+        is_numeric = n_num >= 1 and n_num >= n_bad
+        numeric.append(is_numeric)
+        if not is_numeric:
+            cells = np.array(cells_of[j], dtype=object)
+            if keep is not None:
+                cells = cells[keep]
+            texts.append(np.array([_text_of(c) for c in cells], dtype=str))
+            bads[j] = None
+        else:
+            texts.append(None)
+    if keep is not None:
+        numbers = numbers[keep]
+        kept_rows = np.flatnonzero(keep)
+    else:
+        kept_rows = None
+    table = Table.from_columns(names, columns, units, numeric, texts)
+    final = table.names
+    bad_cells = []
+    for j in range(ncols):
+        if bads[j] is None:
+            continue
+        for pos in np.flatnonzero(bads[j]).tolist():
+            src = pos if kept_rows is None else int(kept_rows[pos])
+            bad_cells.append((pos, j, int(numbers[pos]), _text_of(cells_of[j][src])))
+    bad_cells.sort()
+    problems = [CellProblem(number, final[j], text[:200], pos)
+                for pos, j, number, text in bad_cells[:MAX_PROBLEMS]]
+    first_number = head[layout.header[0] if layout.header else layout.data[0]].number
+    notes = []
+    if k < len(tail) - 1 and any(not r.blank for r in tail[k + 1:]):
+        notes.append("rows after the table were not read")
+    return table, problems, len(bad_cells), numbers, len(layout.header), first_number, notes
+
+
+def _text_of(cell) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
