@@ -150,8 +150,6 @@ def parameter_table(result) -> TableData:
             ci = f"{ci}{suffix}" if ci != "–" else ci
         rows.append((p.name, v, e, ci, fmt_g(p.t_value, 4), fmt_p(p.p_value),
                      parameter_flags(p)))
-        if p.stderr_note and p.stderr_note != "fixed" and not _finite(p.stderr):
-            notes.append(f"{p.name}: no standard error — {p.stderr_note}.")
     return TableData(("parameter", "value", "std. error", "95 % CI", "t", "p", "flags"),
                      tuple(rows), ("l", "r", "r", "r", "r", "r", "l"), notes=tuple(notes))
 
@@ -279,3 +277,59 @@ def comparison_table(results) -> TableData:
     return TableData(("model", "solver", "converged", "p", "SSE", "R²", "AICc", "ΔAICc", "BIC",
                       "iterations", "time"), tuple(rows),
                      ("l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r"))
+
+
+def input_rows(context, problem) -> list[tuple[str, str]]:
+    """Input file, checksum, sheet, columns, fit range."""
+    rows = []
+    if context.source_name:
+        rows.append(("file", context.source_name))
+    else:
+        rows.append(("data", "given in code (no input file)"))
+    if context.sha256:
+        rows.append(("SHA-256", context.sha256))
+    if context.sheet:
+        rows.append(("sheet", str(context.sheet)))
+    for role, column in context.columns:
+        rows.append((f"column {role}", column))
+    used = np.asarray(problem.used, dtype=bool)
+    xname = next(iter(problem.x))
+    xu = np.asarray(problem.x[xname], dtype=float)[used]
+    if context.fit_range is not None:
+        lo, hi = context.fit_range
+        rows.append(("fit range", f"{fmt_g(lo)} ≤ {xname} ≤ {fmt_g(hi)}"))
+    elif xu.size:
+        rows.append(("fit range", f"all rows ({xname} from {fmt_g(xu.min())} to "
+                                  f"{fmt_g(xu.max())})"))
+    s_n, n_used = problem.n, int(used.sum())
+    rows.append(("rows", f"{s_n} read, {n_used} fitted, {len(context.masked)} masked, "
+                         f"{problem.n_missing} with missing values"))
+    return rows
+
+
+def masked_table(context) -> TableData | None:
+    if not context.masked:
+        return None
+    with_lines = any(m.line is not None for m in context.masked)
+    rows = []
+    for m in context.masked:
+        row = (str(m.row + 1),) + ((str(m.line) if m.line is not None else "–",)
+                                   if with_lines else ()) + (m.reason,)
+        rows.append(row)
+    header = ("row",) + (("file line",) if with_lines else ()) + ("reason",)
+    return TableData(header, tuple(rows), ("r",) + (("r",) if with_lines else ()) + ("l",))
+
+
+def uncertainty_notes(result) -> list[str]:
+    """The honest-uncertainty note and each missing error's reason."""
+    notes = [result.uncertainty_note]
+    if result.loss != "linear":
+        notes.append(f"Under the robust {result.loss} loss the covariance is the IRLS "
+                     "approximation at the solution.")
+    for p in result.parameters:
+        if not p.fixed and not _finite(p.stderr) and p.stderr_note:
+            notes.append(f"No standard error for {p.name}: {p.stderr_note}.")
+    if not result.converged:
+        notes.insert(0, f"WARNING: the fit did not converge ({result.status.value}). "
+                        "The numbers below describe the last point, not a minimum.")
+    return notes

@@ -162,7 +162,15 @@ def draw_fit(ax, result, problem) -> None:
     ax.set_xlabel(_x_label(problem))
     ax.set_ylabel(_y_label(problem))
     _tidy_limits(ax, problem, result)
-    ax.legend(loc="best")
+    _legend_data_first(ax)
+
+
+def _legend_data_first(ax) -> None:
+    """Legend in reading order: data, masked, fit, bands (drawing order differs)."""
+    handles, labels = ax.get_legend_handles_labels()
+    rank = {"data": 0, "data (±σ)": 0, "masked": 1, "fit": 2}
+    order = sorted(range(len(labels)), key=lambda i: (rank.get(labels[i], 3), i))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="best")
 
 
 def _tidy_limits(ax, problem, result) -> None:
@@ -248,9 +256,20 @@ def draw_history(ax, result) -> None:
     ax.set_xlabel("iteration")
     ax.set_ylabel("objective (weighted SSE)" if result.loss == "linear"
                   else f"objective ({result.loss} loss)")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import LogLocator, MaxNLocator, ScalarFormatter
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = float(h[ok].min()), float(h[ok].max())
+    if hi < 10.0 * lo:
+        # less than a decade: log ticks would be one label or none; use plain numbers
+        ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0), numticks=12))
+        ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(1, 10)), numticks=12))
+        for fmt_axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            f = ScalarFormatter()
+            f.set_scientific(False)
+            fmt_axis(f)
+        pad = (hi / lo) ** 0.08 if hi > lo else 1.05
+        ax.set_ylim(lo / pad, hi * pad)
 
 
 def draw_comparison(ax, results, problem) -> None:

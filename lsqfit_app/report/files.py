@@ -11,6 +11,18 @@ import tempfile
 from lsqfit_app.core.errors import InputError
 
 
+def _default_mode() -> int:
+    # mkstemp creates files readable by the owner only; a report should get the
+    # permissions any new file gets.  Reading the umask means setting it, so do
+    # it once, at import, before threads are likely.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_MODE = _default_mode()
+
+
 def write_bytes_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder."""
     path = os.fspath(path)
@@ -24,6 +36,11 @@ def write_bytes_atomic(path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        try:
+            mode = os.stat(path).st_mode & 0o777  # keep the mode of the file replaced
+        except OSError:
+            mode = _MODE
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as exc:
         try:

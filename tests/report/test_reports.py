@@ -1,0 +1,168 @@
+"""HTML, PDF and Markdown reports: content, figures, tables, provenance."""
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from lsqfit_app.report import ReportContext, write_report
+from lsqfit_app.report.content import fmt_value_error
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.tables, self.text = [], 0, []
+        self.cells, self._in_cell = [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        elif tag == "table":
+            self.tables += 1
+        elif tag in ("td", "th"):
+            self._in_cell = True
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+@pytest.fixture(scope="module")
+def peak_context(library_fit, peak_read):
+    return ReportContext.from_read(peak_read, library_fit[1], source=peak_read.source)
+
+
+def shown_values(result):
+    return [fmt_value_error(p.value, p.stderr)[0] for p in result.parameters]
+
+
+def test_html_report(library_fit, peak_context, tmp_path):
+    result, problem = library_fit
+    path = tmp_path / "report.html"
+    write_report(result, problem, path, context=peak_context)
+    doc = _Collector()
+    doc.feed(path.read_text(encoding="utf-8"))
+    figures = [s for s in doc.images if s.startswith("data:image/svg+xml;base64,")]
+    assert len(figures) >= 5  # formula + 4 figures
+    for src in figures:
+        assert base64.b64decode(src.split(",", 1)[1]).lstrip().startswith(b"<?xml")
+    assert doc.tables >= 5
+    text = " ".join(doc.text)
+    for p, shown in zip(result.parameters, shown_values(result)):
+        assert p.name in doc.cells and shown in doc.cells
+        assert repr(p.value) in doc.cells  # full-precision table
+    assert peak_context.sha256 in text and "peak.csv" in text
+    for word in ("R²", "adjusted R²", "χ²", "reduced χ²", "AICc", "BIC", "RMSE"):
+        assert word in doc.cells
+    assert result.uncertainty_note in text
+    assert "http://" not in path.read_text() and "https://" not in path.read_text()
+
+
+def test_html_without_sigma_has_no_chi_square(formula_fit, tmp_path):
+    result, problem = formula_fit
+    path = tmp_path / "r.html"
+    write_report(result, problem, path)
+    doc = _Collector()
+    doc.feed(path.read_text(encoding="utf-8"))
+    assert "χ²" not in doc.cells and "reduced χ²" not in doc.cells
+    assert "No sigma was given" in " ".join(doc.text)
+    assert "spike" not in doc.cells and "masked" in " ".join(doc.cells)  # the two masked rows
+
+
+def test_html_marks_strong_correlation(library_fit, tmp_path):
+    result, problem = library_fit
+    path = tmp_path / "r.html"
+    write_report(result, problem, path)
+    assert 'class="r mark"' in path.read_text()  # slope and intercept: |r| > 0.95
+
+
+def test_comparison_section(library_fit, tmp_path):
+    from lsqfit_app.roles import Roles, make_problem  # noqa: F401
+    from lsqfit_app.solvers import fit
+
+    result, problem = library_fit
+    other = fit(problem, "trf")
+    path = tmp_path / "r.html"
+    write_report(result, problem, path, comparison=[other])
+    doc = _Collector()
+    doc.feed(path.read_text(encoding="utf-8"))
+    assert "ΔAICc" in doc.cells
+    assert sum(s.startswith("data:image/svg") for s in doc.images) >= 6
+
+
+def test_markdown_report(library_fit, peak_context, tmp_path):
+    result, problem = library_fit
+    path = tmp_path / "report.md"
+    write_report(result, problem, path, context=peak_context)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# ")
+    for p, shown in zip(result.parameters, shown_values(result)):
+        assert f"| {p.name} | {shown} |" in text
+    links = [line for line in text.splitlines() if line.startswith("![")]
+    assert len(links) == 4
+    for line in links:
+        name = line.split("(", 1)[1].rstrip(")")
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
+    reason="pdftotext/pdftoppm not installed (apt-get install poppler-utils)")
+
+
+@needs_poppler
+def test_pdf_report(library_fit, peak_context, tmp_path):
+    result, problem = library_fit
+    path = tmp_path / "report.pdf"
+    write_report(result, problem, path, context=peak_context)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    for p, shown in zip(result.parameters, shown_values(result)):
+        assert p.name in text and shown in text
+        assert repr(p.value) in text
+    for word in ("SHA-256", peak_context.sha256, "reduced χ²", "AICc", "Figure 4"):
+        assert word in text
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(path), str(tmp_path / "page")],
+                   check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert 2 <= len(pages) <= 8
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    assert "A4" in info or "595" in info
+
+
+@needs_poppler
+def test_pdf_not_converged_warns(formula_fit, tmp_path):
+    from lsqfit_app.solvers import SolverOptions, fit
+
+    _, problem = formula_fit
+    result = fit(problem, "gradient-descent", options=SolverOptions(max_iterations=2))
+    assert not result.converged
+    path = tmp_path / "r.pdf"
+    write_report(result, problem, path)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert "did not converge" in text
+
+
+def test_context_from_partial_read(formula_fit, tmp_path):
+    class Bare:  # an importer result with nothing but a table-less shell
+        pass
+
+    result, problem = formula_fit
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n1,2\n")
+    ctx = ReportContext.from_read(Bare(), problem, source=data)
+    assert ctx.source_name == "d.csv" and len(ctx.sha256) == 64 and ctx.sheet is None
+    assert [m.row for m in ctx.masked] == [5, 17]
+    assert dict(ctx.columns) == {"x": "t (s)", "y": "signal (V)"}
+    assert dict(ctx.versions)["lsqfit-app"]
