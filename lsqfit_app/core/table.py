@@ -378,8 +378,8 @@ class Table:
 
     # ------------------------------------------------------------------ columns
     def insert_column(self, at: int, name: str, values: Iterable[float] | None = None,
-                      unit: str = "") -> int:
-        """Insert a column before 0-based column ``at``; returns its index.
+                      unit: str = "") -> str:
+        """Insert a column before 0-based column ``at``; returns its (unique) name.
 
         The name is made unique by appending ``_2``, ``_3``... when taken.
         """
@@ -395,10 +395,10 @@ class Table:
         col = _Column(self._unique_name(str(name) or f"col{at + 1}"), arr, unit)
         self._columns.insert(at, col)
         self._emit("columns_inserted", columns=(at,))
-        return at
+        return col.name
 
-    def add_column(self, name: str, values: Iterable[float] | None = None, unit: str = "") -> int:
-        """Append a column; returns its index."""
+    def add_column(self, name: str, values: Iterable[float] | None = None, unit: str = "") -> str:
+        """Append a column; returns its (unique) name."""
         return self.insert_column(len(self._columns), name, values, unit)
 
     def remove_column(self, key: str | int) -> None:
@@ -502,17 +502,19 @@ class Table:
         return np.broadcast_to(np.asarray(result, dtype=np.float64), (self._n_rows,)).copy()
 
     def add_computed_column(self, name: str, formula: str, unit: str = "",
-                            at: int | None = None) -> int:
+                            at: int | None = None) -> str:
         """Add a column computed from ``formula`` (safe formula language).
 
-        The column is recomputed whenever a column it reads changes.  Raises
+        The column is recomputed whenever a column it reads changes.  Returns
+        the column's (unique) name.  Raises
         :class:`~lsqfit_app.core.errors.FormulaError` for a bad formula.
         """
         values = self.evaluate(formula)
-        i = self.insert_column(len(self._columns) if at is None else at, name, values, unit)
+        new = self.insert_column(len(self._columns) if at is None else at, name, values, unit)
+        i = self.column_index(new)
         self._columns[i].formula = formula
         self._emit("column_changed", columns=(i,))
-        return i
+        return new
 
     def set_formula(self, key: str | int, formula: str | None, *, recompute: bool = True) -> None:
         """Change (or with None, drop) the formula of a computed column.

@@ -171,7 +171,7 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
         ``header_rows`` is 0) starts: the user's ``--skip-rows``.
     """
     if first_row is not None:
-        return _forced_layout(rows, first_row, header_rows or 0)
+        return _forced_layout(rows, first_row, header_rows)
     core = _core(rows)
     if core is None:
         return None
@@ -277,9 +277,17 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
                   score=sum(rows[k].n_num for k in data))
 
 
-def _forced_layout(rows: list[Row], first_row: int, header_rows: int) -> Layout | None:
-    """The user said where the table starts (``--skip-rows``/``--header-rows``)."""
+def _forced_layout(rows: list[Row], first_row: int, header_rows: int | None) -> Layout | None:
+    """The user said where the table starts (``--skip-rows``, maybe ``--header-rows``).
+
+    Without ``header_rows``, the text rows (up to two: names, units) that
+    start the table are its header.
+    """
     content = [i for i in range(first_row, len(rows)) if not rows[i].blank and not rows[i].comment]
+    if header_rows is None:
+        header_rows = 0
+        while header_rows < min(2, len(content)) and not rows[content[header_rows]].data_like:
+            header_rows += 1
     header = content[:header_rows]
     data = content[header_rows:]
     if not data:

@@ -307,7 +307,7 @@ def load_project(path: str | os.PathLike) -> Project:
         where = (f" at line {exc.lineno}, column {exc.colno}"
                  if isinstance(exc, json.JSONDecodeError) else "")
         if not text.rstrip().endswith("}") or (
-                isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()) - 1):
+                isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip())):
             raise InputError(f"{source}: the project file is truncated (it ends{where})") from None
         raise InputError(f"{source}: the project file is corrupted (invalid JSON{where})") from None
     except RecursionError:
