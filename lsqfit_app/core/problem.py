@@ -52,6 +52,7 @@ class FitProblem:
     loss: str = "linear"
     f_scale: float = 1.0
     labels: Mapping[str, str] = field(default_factory=dict)
+    used_mask: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------
     @classmethod
@@ -125,8 +126,14 @@ class FitProblem:
                 raise InputError(f"relative weights need y != 0; y is 0 in rows {_rows_text(bad)}")
 
         settings = _merge_params(model, params)
+        used = ~excl & np.isfinite(y)
+        for arr in xs.values():
+            used &= np.isfinite(arr)
+        if sigma is not None:
+            used &= np.isfinite(sigma)
         problem = cls(model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
-                      excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}))
+                      excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
+                      used_mask=used)
         n_free = sum(not p.fixed for p in settings)
         if problem.n_used < max(n_free, 1):
             raise InputError(
@@ -141,6 +148,8 @@ class FitProblem:
     @property
     def used(self) -> np.ndarray:
         """Rows that enter the fit: not masked, no missing value."""
+        if self.used_mask is not None:
+            return self.used_mask
         ok = ~self.excluded & np.isfinite(self.y)
         for arr in self.x.values():
             ok &= np.isfinite(arr)

@@ -42,11 +42,52 @@ def column_scale(J: np.ndarray) -> np.ndarray:
     return np.exp2(np.round(np.log2(norms)))
 
 
-def covariance_unscaled(J: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+#: rows per block of the streamed (TSQR) factorisation of tall Jacobians
+QR_CHUNK = 1 << 16
+
+
+def r_factor(A: np.ndarray) -> np.ndarray:
+    """The R of a QR factorisation of a tall A, streamed in row blocks.
+
+    R of [R_prev; A_block] equals R of everything so far (tall-skinny QR),
+    so millions of rows never need a full Q or a second copy of A.
+    """
+    m, p = A.shape
+    if m <= 4 * QR_CHUNK:
+        return np.linalg.qr(A, mode="r")
+    R = np.zeros((0, p))
+    for start in range(0, m, QR_CHUNK):
+        R = np.linalg.qr(np.vstack((R, A[start:start + QR_CHUNK])), mode="r")
+    return R
+
+
+def leverage(J: np.ndarray, R: np.ndarray | None = None) -> np.ndarray:
+    """Diagonal of the hat matrix J (J^T J)^-1 J^T, via h_i = |R^-T J_i|^2."""
+    from scipy.linalg import solve_triangular
+
+    m, p = J.shape
+    if p == 0 or not np.all(np.isfinite(J)):
+        return np.zeros(m)
+    scale = column_scale(J)
+    if R is None:
+        R = r_factor(J / scale)
+    if np.any(np.abs(np.diag(R)) <= np.finfo(float).eps * np.abs(R).max() * max(m, p)):
+        return np.full(m, np.nan)
+    h = np.empty(m)
+    for start in range(0, m, QR_CHUNK):
+        block = J[start:start + QR_CHUNK] / scale
+        L = solve_triangular(R, block.T, trans="T", lower=False, check_finite=False)
+        h[start:start + QR_CHUNK] = np.einsum("ij,ij->j", L, L)
+    return h
+
+
+def covariance_unscaled(J: np.ndarray, names: list[str],
+                        R: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """(J^T J)^-1 over J's columns, and notes for undetermined parameters.
 
     Returns the matrix (NaN rows/columns where a parameter is not determined)
-    and, per column, a note ("" when fine).
+    and, per column, a note ("" when fine).  ``R``, when given, is the R
+    factor of J with its columns scaled by ``column_scale(J)``.
     """
     m, p = J.shape
     notes = [""] * p
@@ -55,10 +96,10 @@ def covariance_unscaled(J: np.ndarray, names: list[str]) -> tuple[np.ndarray, li
     if not np.all(np.isfinite(J)):
         return np.full((p, p), np.nan), ["the Jacobian is not finite at the solution"] * p
     scale = column_scale(J)
-    Js = J / scale
     if m < p:
         return np.full((p, p), np.nan), ["too few points to determine the parameters"] * p
-    R = np.linalg.qr(Js, mode="r")
+    if R is None:
+        R = r_factor(J / scale)
     U, s, Vt = np.linalg.svd(R)
     tol = s[0] * max(m, p) * np.finfo(float).eps if s.size and s[0] > 0 else 0.0
     if s.size == 0 or s[0] == 0 or s[-1] <= tol:
@@ -91,14 +132,19 @@ def p_value(t: float, dof: int) -> float:
 
 
 def has_intercept(J: np.ndarray) -> bool:
-    """Does the column space of J contain the constant vector?"""
+    """Does the column space of J contain the constant vector?
+
+    Solved on at most a few thousand rows, then checked on all of them: a
+    combination that gives 1 everywhere must give 1 on any subset.
+    """
     if J.size == 0:
         return False
-    ones = np.ones(J.shape[0])
+    m = J.shape[0]
     scale = column_scale(J)
-    coef, *_ = np.linalg.lstsq(J / scale, ones, rcond=None)
-    resid = ones - (J / scale) @ coef
-    return float(np.linalg.norm(resid)) <= 1e-8 * math.sqrt(J.shape[0])
+    rows = np.arange(m) if m <= 4096 else np.unique(np.linspace(0, m - 1, 4096).astype(int))
+    coef, *_ = np.linalg.lstsq(J[rows] / scale, np.ones(rows.size), rcond=None)
+    resid = (J / scale) @ coef - 1.0
+    return float(np.linalg.norm(resid)) <= 1e-8 * math.sqrt(m)
 
 
 def goodness_of_fit(y: np.ndarray, w: np.ndarray, r_w: np.ndarray, n_free: int,

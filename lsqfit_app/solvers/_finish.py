@@ -9,7 +9,8 @@ from lsqfit_app.core.losses import loss_terms
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
 from lsqfit_app.core.statistics import (
-    covariance_unscaled, goodness_of_fit, has_intercept, p_value, t_quantile)
+    column_scale, covariance_unscaled, goodness_of_fit, has_intercept, leverage, p_value,
+    r_factor, t_quantile)
 from lsqfit_app.solvers._objective import Objective
 
 AT_BOUND_RTOL = 1e-8
@@ -48,8 +49,11 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     with np.errstate(all="ignore"):
         f_u, J = model.eval_and_jacobian(full, x_u)
     closed = (extra or {}).get("closed_form_residuals")
-    r_w = closed if closed is not None else (y_u - f_u) / sig_u
-    Jw = J / sig_u[:, None]
+    if closed is not None:
+        r_w = closed
+    else:
+        r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
+    Jw = J * obj.inv_sigma[:, None] if obj.weighted else J
 
     free = obj.free.copy()
     bound_side = [""] * len(names)
@@ -62,12 +66,12 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     n_free = int(free.sum())
     dof = n_used - n_free
 
-    weights_irls = np.ones_like(r_w)
+    Ja = Jw if act_idx.size == Jw.shape[1] else Jw[:, act_idx]
     if problem.loss != "linear":
         _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
-        weights_irls = np.sqrt(np.maximum(drho, 0.0))
-    Ja = Jw[:, act_idx] * weights_irls[:, None]
-    cov_a, notes_a = covariance_unscaled(Ja, [names[i] for i in act_idx])
+        Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
+    R = r_factor(Ja / column_scale(Ja)) if Ja.size and np.all(np.isfinite(Ja)) else None
+    cov_a, notes_a = covariance_unscaled(Ja, [names[i] for i in act_idx], R=R)
 
     w = 1.0 / sig_u**2
     weighted = problem.weighting != "none"
@@ -132,8 +136,11 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             corr[i, i] = 1.0
 
     used = problem.used
-    with np.errstate(all="ignore"):
-        fitted = model.eval(full, problem.x)
+    if used.all():
+        fitted = f_u
+    else:
+        with np.errstate(all="ignore"):
+            fitted = model.eval(full, problem.x)
     residuals = problem.y - fitted
     sigma_all = problem.point_sigma()
     with np.errstate(all="ignore"):
@@ -141,7 +148,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
         # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
         std_res = np.full_like(residuals, np.nan)
-        lev = _leverage(Jw[:, act_idx])
+        lev = leverage(Ja, R)
         std_res[used] = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
 
     stats = FitStatistics(
@@ -158,14 +165,3 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
         weighting=problem.weighting, model=model,
         extra={k: v for k, v in (extra or {}).items() if k != "closed_form_residuals"})
-
-
-def _leverage(J: np.ndarray) -> np.ndarray:
-    """Diagonal of the hat matrix J (J^T J)^-1 J^T (0 when J has no columns)."""
-    if J.shape[1] == 0 or not np.all(np.isfinite(J)):
-        return np.zeros(J.shape[0])
-    try:
-        Q, _ = np.linalg.qr(J / np.where(np.linalg.norm(J, axis=0) > 0, np.linalg.norm(J, axis=0), 1))
-    except np.linalg.LinAlgError:
-        return np.zeros(J.shape[0])
-    return np.einsum("ij,ij->i", Q, Q)
