@@ -50,8 +50,9 @@ def run(args) -> int:
 
         best = args.model.index(comparison.ranking[0].label)
         context = report.ReportContext.from_read(read, problems[best], source=args.file)
+        others = [r for i, r in enumerate(comparison.results) if i != best]
         report.write_report(comparison.results[best], problems[best], args.report,
-                            context=context, comparison=comparison)
+                            context=context, comparison=others)
     if args.json:
         json.dump(comparison.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

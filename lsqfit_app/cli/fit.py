@@ -71,6 +71,9 @@ def run(args) -> int:
     options = SolverOptions(max_iterations=args.max_iterations)
     if args.solver == "all":
         results = race(problem, options=options)
+        # outputs describe the best run; the report shows the whole race
+        best = min(results, key=lambda r: (not r.converged, r.statistics.objective))
+        _write_outputs(args, read, problem, best, [r for r in results if r is not best])
         if args.json:
             json.dump([r.to_dict() for r in results], sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -93,14 +96,14 @@ def run(args) -> int:
     return 0 if result.converged else 1
 
 
-def _write_outputs(args, read, problem, result) -> None:
+def _write_outputs(args, read, problem, result, others=None) -> None:
     if not (args.report or args.export_fit or args.script):
         return
     from lsqfit_app import report
 
     context = report.ReportContext.from_read(read, problem, source=args.file)
     if args.report:
-        report.write_report(result, problem, args.report, context=context)
+        report.write_report(result, problem, args.report, context=context, comparison=others)
     if args.export_fit:
         report.export_fit(result, problem, args.export_fit)
     if args.script:

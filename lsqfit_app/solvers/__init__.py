@@ -213,6 +213,8 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     if outcome.detail and status is not FitStatus.CONVERGED:
         message = f"{message} (solver said: {outcome.detail})"
     extra.update(outcome.extra)
+    extra["options"] = {"ftol": options.ftol, "xtol": options.xtol, "gtol": options.gtol,
+                        "max_iterations": options.max_iterations or "default"}
     solver_name = outcome.extra.get("solver", chosen)
     return build_result(problem, obj, outcome.theta, status, message, solver_name, start,
                         time.perf_counter() - t0, extra)

@@ -25,6 +25,7 @@ _INFO = {
 def run_lm(obj: Objective, options) -> Outcome:
     theta0 = obj.theta0
     obj.report(theta0)
+    reported = {"key": theta0.tobytes()}
 
     def fun(theta):
         return obj.residuals(theta)
@@ -32,7 +33,12 @@ def run_lm(obj: Objective, options) -> Outcome:
     def jac(theta):
         r = obj.last_residuals(theta)
         J = obj.jacobian(theta)
-        obj.report(theta, obj.objective_of(r) if r is not None else None)
+        # scipy checks Dfun once at x0 and lmder's first Jacobian is at x0 too:
+        # only a new point is a new iteration
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key != reported["key"]:
+            reported["key"] = key
+            obj.report(theta, obj.objective_of(r) if r is not None else None)
         return J
 
     n = max(obj.n_free, 1)
