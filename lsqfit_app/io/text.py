@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import math
 import os
 import re
@@ -40,9 +39,9 @@ from typing import Callable
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.core.table import Table, split_unit
+from lsqfit_app.core.table import Table
 from lsqfit_app.io.build import build_table
-from lsqfit_app.io.dialect import MAX_PROBLEMS, CellProblem, Dialect, ReadResult
+from lsqfit_app.io.dialect import Dialect, ReadResult
 from lsqfit_app.io.layout import EMPTY, NEUTRAL, NUMBER, TEXT, Layout, Row, find_layout
 from lsqfit_app.io.numbers import convert_column, is_neutral, number_pattern, parse_number
 
