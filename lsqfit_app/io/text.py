@@ -21,7 +21,8 @@ Detection works on the content, never on the suffix:
 Two paths read the data.  Files up to :data:`FAST_PATH_MIN_BYTES` are parsed
 here in Python (one split per line, one regex per cell), which handles every
 oddity.  Bigger files are handed to pandas' C parser once the dialect is known
-from the first and last 256 KB, and the first rows it returns are checked
+from a sample of its first lines (32 KB, else 256 KB) and its last 16 KB, and the
+first rows it returns are checked
 against this module's own parse of the same lines; any disagreement (quotes
 spanning lines, comment lines inside the data, a footer) falls back to the
 Python path, so both paths give the same table.
