@@ -220,14 +220,33 @@ def race(problem: FitProblem, methods: Sequence[str] | None = None, **kwargs) ->
     from lsqfit_app.core.errors import InputError
     from lsqfit_app.solvers import RACE_METHODS, check_method, resolve_starts
 
+    from dataclasses import replace
+
     start = resolve_starts(problem)
     fixed_start = problem.with_params(
         [p.with_value(float(v)) for p, v in zip(problem.params, start)])
-    chosen = []
+    # LM is unconstrained: in a race it runs without the bounds (most are
+    # hints such as width > 0) rather than not at all, and says so
+    unbounded = fixed_start.with_params(
+        [replace(p, min=-math.inf, max=math.inf) for p in fixed_start.params])
+    chosen, problems = [], []
     for m in (methods or RACE_METHODS):
+        candidate = fixed_start
         try:
-            check_method(fixed_start, m)
+            check_method(candidate, m)
         except InputError:
-            continue
+            if m != "lm":
+                continue
+            candidate = unbounded
+            try:
+                check_method(candidate, m)
+            except InputError:
+                continue
         chosen.append(m)
-    return fit_concurrently([fixed_start] * len(chosen), chosen, **kwargs)
+        problems.append(candidate)
+    results = fit_concurrently(problems, chosen, **kwargs)
+    for i, (m, prob) in enumerate(zip(chosen, problems)):
+        if prob is unbounded:
+            results[i] = replace(results[i], message=results[i].message +
+                                 " (bounds ignored: Levenberg-Marquardt is unconstrained)")
+    return results
