@@ -1,0 +1,263 @@
+"""The fit panel: model choice, parameter table, solver settings, Fit/Cancel.
+
+The model is typed in one line: a library name, a sum of names
+("gaussian+line") or a formula ("a*exp(-x/tau)+c").  The library list next to
+it fills the line and shows the model's formula.  Every keystroke is
+validated with the engine's own :func:`~lsqfit_app.models.make_model`; a
+formula error is shown under the line with a caret at the position the
+parser reported, and the line turns red.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QTableView, QVBoxLayout, QWidget)
+
+from lsqfit_app.core.errors import FormulaError, InputError
+from lsqfit_app.core.losses import LOSSES
+from lsqfit_app.gui.parameter_table import ParameterTableModel
+from lsqfit_app.models import make_model
+from lsqfit_app.models.library import LIBRARY, list_library_models
+
+#: (engine method, label shown)
+SOLVERS = (("auto", "Auto"), ("closed-form", "Closed form (linear models)"),
+           ("gradient-descent", "Gradient descent"), ("lbfgs", "L-BFGS"),
+           ("lm", "Levenberg-Marquardt"), ("trf", "Trust-region reflective"))
+_CUSTOM = "(formula)"
+
+
+class FitPanelWidget(QWidget):
+    """Model, parameters and solver settings, and the Fit/Cancel button."""
+
+    #: a valid model spec was entered (the text) -- the window rebuilds the parameters
+    model_changed = Signal(str)
+    fit_requested = Signal()
+    cancel_requested = Signal()
+    guess_requested = Signal()
+    use_result_requested = Signal()
+    #: the fit range checkbox was toggled
+    range_toggled = Signal(bool)
+    #: "confidence" or "prediction"
+    band_kind_changed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._variables: tuple[str, ...] = ("x",)
+        self._model = None
+        self._running = False
+        self.parameters = ParameterTableModel(self)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        model_box = QGroupBox("Model")
+        mlay = QVBoxLayout(model_box)
+        row = QHBoxLayout()
+        self.library_combo = QComboBox()
+        self.library_combo.addItem(_CUSTOM)
+        for model in list_library_models():
+            self.library_combo.addItem(model.name)
+            self.library_combo.setItemData(self.library_combo.count() - 1, model.formula,
+                                           Qt.ToolTipRole)
+        self.library_combo.setToolTip("Library models; sums such as gaussian+line can be typed")
+        row.addWidget(QLabel("Library:"))
+        row.addWidget(self.library_combo, 1)
+        mlay.addLayout(row)
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("library name, sum (gaussian+line) or formula a*exp(-x/tau)+c")
+        self.model_edit.setClearButtonEnabled(True)
+        mlay.addWidget(self.model_edit)
+        self.formula_label = QLabel()
+        self.formula_label.setWordWrap(True)
+        self.formula_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.Monospace)
+        self.formula_label.setFont(mono)
+        mlay.addWidget(self.formula_label)
+        layout.addWidget(model_box)
+
+        param_box = QGroupBox("Parameters")
+        play = QVBoxLayout(param_box)
+        self.parameter_view = QTableView()
+        self.parameter_view.setModel(self.parameters)
+        self.parameter_view.verticalHeader().hide()
+        self.parameter_view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.parameter_view.setEditTriggers(QAbstractItemView.AllEditTriggers)
+        header = self.parameter_view.horizontalHeader()
+        # ResizeToContents would re-measure every cell on each live update (~30 Hz)
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.setStretchLastSection(True)
+        self.parameter_view.setWordWrap(False)
+        self.parameters.modelReset.connect(self._on_parameters_model_reset)
+        play.addWidget(self.parameter_view)
+        buttons = QHBoxLayout()
+        self.guess_button = QPushButton("Guess starts")
+        self.guess_button.setToolTip("Fill empty start values from the data")
+        self.use_result_button = QPushButton("Use result as start")
+        self.use_result_button.setEnabled(False)
+        buttons.addWidget(self.guess_button)
+        buttons.addWidget(self.use_result_button)
+        play.addLayout(buttons)
+        layout.addWidget(param_box, 1)
+
+        solver_box = QGroupBox("Solver")
+        form = QFormLayout(solver_box)
+        self.solver_combo = QComboBox()
+        for method, label in SOLVERS:
+            self.solver_combo.addItem(label, method)
+        self.loss_combo = QComboBox()
+        for loss in LOSSES:
+            self.loss_combo.addItem(loss, loss)
+        self.iterations_spin = QSpinBox()
+        self.iterations_spin.setRange(0, 10_000_000)
+        self.iterations_spin.setSpecialValueText("solver default")
+        self.iterations_spin.setSingleStep(100)
+        self.range_check = QCheckBox("Fit only inside a draggable x-range")
+        self.prediction_check = QCheckBox("Show prediction band instead of confidence band")
+        form.addRow("Method:", self.solver_combo)
+        form.addRow("Loss:", self.loss_combo)
+        form.addRow("Iteration limit:", self.iterations_spin)
+        form.addRow(self.range_check)
+        form.addRow(self.prediction_check)
+        layout.addWidget(solver_box)
+
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setMinimumHeight(34)
+        bold = self.fit_button.font()
+        bold.setBold(True)
+        self.fit_button.setFont(bold)
+        self.fit_button.setShortcut("Ctrl+R")
+        self.fit_button.setToolTip("Run the fit (Ctrl+R); while it runs, this button cancels it")
+        layout.addWidget(self.fit_button)
+
+        self.library_combo.activated.connect(self._on_library_combo_activated)
+        self.model_edit.textChanged.connect(self._on_model_edit_text_changed)
+        self.fit_button.clicked.connect(self._on_fit_button_clicked)
+        self.guess_button.clicked.connect(self.guess_requested)
+        self.use_result_button.clicked.connect(self.use_result_requested)
+        self.range_check.toggled.connect(self.range_toggled)
+        self.prediction_check.toggled.connect(self._on_prediction_check_toggled)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def model(self):
+        """The current valid Model, or None."""
+        return self._model
+
+    def model_spec(self) -> str:
+        """The model text as typed."""
+        return self.model_edit.text().strip()
+
+    def set_model_spec(self, spec: str) -> None:
+        """Put a model spec in the line (validates and emits ``model_changed``)."""
+        self.model_edit.setText(spec)
+        self._sync_library_combo(spec)
+
+    def set_variables(self, variables) -> None:
+        """Names a formula may use as predictors (revalidates the formula)."""
+        variables = tuple(variables)
+        if variables != self._variables:
+            self._variables = variables
+            self._validate(emit=True)
+
+    def method(self) -> str:
+        """Solver method for the engine."""
+        return self.solver_combo.currentData()
+
+    def set_method(self, method: str) -> None:
+        i = self.solver_combo.findData(method)
+        if i >= 0:
+            self.solver_combo.setCurrentIndex(i)
+
+    def loss(self) -> str:
+        return self.loss_combo.currentData()
+
+    def set_loss(self, loss: str) -> None:
+        i = self.loss_combo.findData(loss)
+        if i >= 0:
+            self.loss_combo.setCurrentIndex(i)
+
+    def max_iterations(self) -> int | None:
+        """The iteration limit, None for the solver default."""
+        return self.iterations_spin.value() or None
+
+    def band_kind(self) -> str:
+        return "prediction" if self.prediction_check.isChecked() else "confidence"
+
+    def set_running(self, running: bool) -> None:
+        """Fit becomes Cancel while a fit runs; settings are locked meanwhile."""
+        self._running = running
+        self.fit_button.setText("Cancel" if running else "Fit")
+        self.fit_button.setShortcut("Esc" if running else "Ctrl+R")
+        for w in (self.model_edit, self.library_combo, self.guess_button, self.use_result_button,
+                  self.solver_combo, self.loss_combo, self.iterations_spin, self.parameter_view):
+            w.setEnabled(not running)
+        if not running:
+            self.fit_button.setEnabled(self._model is not None)
+
+    def set_result_available(self, available: bool) -> None:
+        self.use_result_button.setEnabled(available and not self._running)
+
+    # ------------------------------------------------------------------ handlers
+    def _on_library_combo_activated(self, index: int) -> None:
+        name = self.library_combo.itemText(index)
+        if name != _CUSTOM:
+            self.model_edit.setText(name)
+
+    def _on_model_edit_text_changed(self, _text: str) -> None:
+        self._sync_library_combo(self.model_spec())
+        self._validate(emit=True)
+
+    def _on_parameters_model_reset(self) -> None:
+        self.parameter_view.resizeColumnsToContents()
+        self.parameter_view.setColumnWidth(1, max(self.parameter_view.columnWidth(1), 80))
+
+    def _on_fit_button_clicked(self) -> None:
+        if self._running:
+            self.cancel_requested.emit()
+        else:
+            self.fit_requested.emit()
+
+    def _on_prediction_check_toggled(self, _on: bool) -> None:
+        self.band_kind_changed.emit(self.band_kind())
+
+    def _sync_library_combo(self, spec: str) -> None:
+        i = self.library_combo.findText(spec.strip().lower()) if spec.strip().lower() in LIBRARY else 0
+        self.library_combo.blockSignals(True)
+        self.library_combo.setCurrentIndex(max(i, 0))
+        self.library_combo.blockSignals(False)
+
+    def _validate(self, emit: bool) -> None:
+        spec = self.model_spec()
+        previous = self._model
+        try:
+            model = make_model(spec, self._variables)
+        except FormulaError as exc:
+            self._show_error(exc.reason, spec, exc.position)
+            model = None
+        except InputError as exc:
+            self._show_error(str(exc), spec, None)
+            model = None
+        self._model = model
+        self.fit_button.setEnabled(model is not None and not self._running)
+        if model is None:
+            return
+        self.model_edit.setStyleSheet("")
+        names = ", ".join(model.param_names)
+        self.formula_label.setStyleSheet("color: #225;")
+        self.formula_label.setText(f"y = {model.formula}\nparameters: {names}")
+        if emit and (previous is None or previous.formula != model.formula
+                     or previous.param_names != model.param_names
+                     or previous.independent_vars != model.independent_vars):
+            self.model_changed.emit(spec)
+
+    def _show_error(self, message: str, text: str, position: int | None) -> None:
+        self.model_edit.setStyleSheet("QLineEdit { background: #ffe6e6; }")
+        self.formula_label.setStyleSheet("color: #b00000;")
+        if position is not None and text:
+            caret = " " * position + "^"
+            self.formula_label.setText(f"{text}\n{caret}\n{message} (character {position + 1})")
+        else:
+            self.formula_label.setText(message)

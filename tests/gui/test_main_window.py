@@ -1,0 +1,239 @@
+"""The main window end to end: open, roles, fit, plotted curve, cancel, close."""
+import time
+
+import numpy as np
+import pyqtgraph
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from lsqfit_app.core.result import FitStatus
+
+
+def test_pyqtgraph_uses_pyside6():
+    import lsqfit_app.gui.app  # noqa: F401 - the import order under test
+    assert pyqtgraph.Qt.QT_LIB == "PySide6"
+
+
+def _fit(qtbot, window, timeout=30000):
+    with qtbot.waitSignal(window.controller.fit_finished, timeout=timeout) as blocker:
+        assert window.start_fit()
+    return blocker.args[0]
+
+
+def test_open_set_roles_fit_and_curve_equals_model(qtbot, window, peak_csv):
+    assert window.open_path(str(peak_csv), ask=False)
+    assert window.windowTitle() == "lsqfit-app - peak.csv"
+    window.set_roles("wavelength (nm)", "intensity (counts/s)", "sigma (counts/s)")
+    window.set_model("gaussian+line")
+    result = _fit(qtbot, window)
+    assert result.status is FitStatus.CONVERGED
+    assert window.result is result
+    assert abs(result.value("gaussian_center") - 497) < 2
+    # the red curve is the model at the result on the dense grid
+    gx, gy = window.plots.curve_item.getData()
+    expected = result.model.eval(result.values, {"x": gx})
+    np.testing.assert_allclose(gy, expected, rtol=1e-12, atol=1e-12)
+    # residual bars are y - f at every used point
+    heights = window.plots.residual_bars.opts["height"]
+    y = window.table.values("intensity (counts/s)")
+    np.testing.assert_allclose(heights, y - result.fitted, rtol=1e-9, atol=1e-9)
+    # axis labels carry the units; a band is drawn; the history has the run
+    assert "counts/s" in window.plots.fit_plot.getAxis("left").labelText
+    assert "nm" in window.plots.residual_plot.getAxis("bottom").labelText
+    assert window.plots.band.isVisible()
+    assert window.plots.run_count == 1
+    np.testing.assert_allclose(window.plots.history_values(), result.history)
+    # results panel
+    assert window.results_panel.table.rowCount() == 5
+    assert "absolute" in window.results_panel.note_label.text().lower()
+
+
+def test_example_opens_fitted(qtbot, window):
+    from lsqfit_app.gui.app import open_example
+    with qtbot.waitSignal(window.controller.fit_finished, timeout=30000):
+        open_example(window)
+    assert window.result.converged
+    assert window.windowTitle().startswith("lsqfit-app - peak.csv")
+    assert window.data_panel.roles() == ("wavelength (nm)", "intensity (counts/s)",
+                                         "sigma (counts/s)")
+
+
+def test_cancel_slow_fit_within_100_ms_keeps_best_point(qtbot, slow_window):
+    window = slow_window
+    from lsqfit_app.solvers import fit
+    returned = []
+
+    def timed_fit(*args, **kwargs):
+        result = fit(*args, **kwargs)
+        returned.append(time.perf_counter())
+        return result
+
+    window.controller._fit_function = timed_fit
+    with qtbot.waitSignal(window.controller.fit_progressed, timeout=10000):
+        assert window.start_fit()
+    assert window.fit_panel.fit_button.text() == "Cancel"
+    qtbot.wait(300)
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(window.controller.fit_finished, timeout=5000) as blocker:
+        window.fit_panel.fit_button.click()
+    shown = time.perf_counter() - t0
+    stopped = returned[0] - t0
+    result = blocker.args[0]
+    assert result.status is FitStatus.CANCELLED
+    # the solver stops within 100 ms; the window shows the result soon after
+    assert stopped < 0.1, f"the fit stopped {stopped * 1000:.0f} ms after Cancel"
+    assert shown < 1.0, f"the window showed the cancelled fit after {shown * 1000:.0f} ms"
+    assert window.fit_panel.fit_button.text() == "Fit"
+    # the best point so far is shown, better than the start
+    assert result.statistics.objective < result.history[0]
+    assert not window.controller.is_running
+
+
+def test_event_loop_keeps_answering_during_long_fit(qtbot, slow_window):
+    window = slow_window
+    gaps = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    progressed = []
+    window.controller.fit_progressed.connect(progressed.append)
+    timer.start()
+    assert window.start_fit()
+    qtbot.wait(1500)
+    timer.stop()
+    window.controller.cancel()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5000)
+    assert len(gaps) > 50
+    assert max(gaps[1:]) < 0.1, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
+    # live updates arrived, throttled to about 30 per second
+    assert 5 <= len(progressed) <= 60
+    assert window.plots.history_values().size >= 5
+
+
+def test_closing_during_fit_cancels_and_waits(qtbot, slow_window):
+    window = slow_window
+    with qtbot.waitSignal(window.controller.fit_progressed, timeout=10000):
+        window.start_fit()
+    window._closing = True           # no unsaved-changes prompt here
+    t0 = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t0 < 1.0
+    assert not window.controller.is_running
+
+
+def test_one_fit_at_a_time(qtbot, slow_window):
+    window = slow_window
+    assert window.start_fit()
+    assert not window.start_fit()
+    window.controller.cancel()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5000)
+
+
+def test_fit_errors_appear_in_the_window(qtbot, window, peak_csv):
+    window.open_path(str(peak_csv), ask=False)
+    window.fit_panel.model_edit.setText("a*exp(-x/tau")
+    assert window.fit_panel.model is None
+    assert "^" in window.fit_panel.formula_label.text()
+    assert not window.fit_panel.fit_button.isEnabled()
+    assert not window.start_fit()
+    window.set_model("exp_decay")
+    window.fit_panel.set_method("closed-form")
+    assert not window.start_fit()
+    assert "closed-form" in window.results_panel.status_label.text()
+
+
+def test_engine_exception_reaches_the_window(qtbot, window, peak_csv):
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("boom")
+    window.controller._fit_function = broken_fit
+    window.open_path(str(peak_csv), ask=False)
+    window.set_model("gaussian+line")
+    with qtbot.waitSignal(window.controller.fit_failed, timeout=5000):
+        window.start_fit()
+    assert "boom" in window.results_panel.status_label.text()
+    assert not window.controller.is_running
+
+
+def test_guess_and_use_result_as_start(qtbot, window, peak_csv):
+    window.open_path(str(peak_csv), ask=False)
+    window.set_model("gaussian+line")
+    window.guess_starts()
+    starts = window.fit_panel.parameters.starts()
+    assert all(s is not None for s in starts)
+    qtbot.waitUntil(lambda: window.plots.preview_item.getData()[0] is not None, timeout=2000)
+    gx, gy = window.plots.preview_item.getData()
+    assert len(gx) > 100
+    model = window.fit_panel.model
+    np.testing.assert_allclose(gy, model.eval(np.array(starts), {"x": gx}))
+    result = _fit(qtbot, window)
+    window.use_result_as_start()
+    np.testing.assert_allclose(window.fit_panel.parameters.starts(), result.values)
+
+
+def test_unsaved_changes_prompt(qtbot, window, peak_csv, monkeypatch):
+    window.open_path(str(peak_csv), ask=False)
+    window.table_model.setData(window.table_model.index(0, 1), "7.5")
+    assert window.windowTitle().endswith("*")
+    asked = []
+
+    def answer(result):
+        def question(*args, **kwargs):
+            asked.append(args)
+            return result
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.Cancel))
+    window.close()
+    assert asked and window.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.Discard))
+    window.close()
+    assert len(asked) == 2 and not window.isVisible()
+
+
+def test_save_and_reopen_project(qtbot, window, peak_csv, tmp_path):
+    window.open_path(str(peak_csv), ask=False)
+    window.set_roles("wavelength (nm)", "intensity (counts/s)", "sigma (counts/s)")
+    window.set_model("gaussian+line")
+    _fit(qtbot, window)
+    window.undo_stack.push(__import__("lsqfit_app.gui.undo_commands", fromlist=["x"])
+                           .SetMaskCommand(window.table_model, [3, 4], True))
+    path = tmp_path / "p.lsqfit"
+    assert window.save_to(str(path))
+    assert window.windowTitle() == "lsqfit-app - p.lsqfit"
+    table = window.table.snapshot()
+    with qtbot.waitSignal(window.controller.fit_finished, timeout=30000):
+        assert window.open_path(str(path), ask=False)
+    assert window.table == table
+    assert window.data_panel.roles()[2] == "sigma (counts/s)"
+    assert window.fit_panel.model_spec() == "gaussian+line"
+    assert window.result.statistics.n_excluded == 2
+
+
+def test_autosave_writes_recovery_file(qtbot, window, peak_csv):
+    from lsqfit_app.gui import files
+    window.open_path(str(peak_csv), ask=False)
+    window.table_model.setData(window.table_model.index(0, 1), "7.5")
+    window.autosave()
+    assert files.recovery_path().exists()
+    window._closing = True
+    window.close()
+    assert not files.recovery_path().exists()
+
+
+def test_uncaught_exception_is_reported_and_data_kept(qtbot, window, peak_csv):
+    window.open_path(str(peak_csv), ask=False)
+    before = window.table.snapshot()
+    try:
+        raise ValueError("unexpected")
+    except ValueError as exc:
+        window.report_exception(type(exc), exc, exc.__traceback__)
+    assert "unexpected" in window.status_message.text()
+    assert window.table == before
