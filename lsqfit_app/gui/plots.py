@@ -203,6 +203,11 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
                                         symbolPen=pg.mkPen(_MASKED_COLOR, width=1.5))
         self.masked_residuals.setDownsampling(auto=True, method="peak")
         self.masked_residuals.setClipToView(True)
+        # A click right on a marker is taken by the scatter item, not the ViewBox:
+        # both paths end in the same nearest-point pick.
+        self.data_item.sigPointsClicked.connect(self._on_fit_points_clicked)
+        self.masked_item.sigPointsClicked.connect(self._on_fit_points_clicked)
+        self.masked_residuals.sigPointsClicked.connect(self._on_residual_points_clicked)
         rp.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("k", width=1)))
 
         hp = self.history_plot
@@ -394,6 +399,14 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         row = self._nearest(self.residual_view, self._residual_values(), pos)
         if row >= 0:
             self.point_clicked.emit(row)
+
+    def _on_fit_points_clicked(self, _item, points, _event) -> None:
+        if len(points):
+            self._on_fit_view_clicked(points[0].pos())
+
+    def _on_residual_points_clicked(self, _item, points, _event) -> None:
+        if len(points):
+            self._on_residual_view_clicked(points[0].pos())
 
     def _on_fit_view_rect_dragged(self, rect: QRectF) -> None:
         rows = self._rows_in(self._y, rect)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 
@@ -33,6 +34,8 @@ def drag(plots, start: QPointF, end: QPointF, modifiers=Qt.ShiftModifier, steps:
     _send(vp, QEvent.MouseMove, start, Qt.NoButton, Qt.NoButton, modifiers)
     _send(vp, QEvent.MouseButtonPress, start, Qt.LeftButton, Qt.LeftButton, modifiers)
     for k in range(1, steps + 1):
+        # pyqtgraph drops mouse moves that follow each other too fast (rate limit)
+        QTest.qWait(20)
         p = start + (end - start) * (k / steps)
         _send(vp, QEvent.MouseMove, p, Qt.NoButton, Qt.LeftButton, modifiers)
     _send(vp, QEvent.MouseButtonRelease, end, Qt.LeftButton, Qt.NoButton, modifiers)

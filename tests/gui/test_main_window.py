@@ -91,13 +91,15 @@ def test_cancel_slow_fit_within_100_ms_keeps_best_point(qtbot, slow_window):
 
 
 def test_event_loop_keeps_answering_during_long_fit(qtbot, slow_window):
+    """A 10 ms timer keeps firing while the fit streams in (gaps < 100 ms)."""
     window = slow_window
     gaps = []
-    last = [time.perf_counter()]
+    last = [None]
 
     def tick():
         now = time.perf_counter()
-        gaps.append(now - last[0])
+        if last[0] is not None:
+            gaps.append(now - last[0])
         last[0] = now
 
     timer = QTimer()
@@ -105,17 +107,19 @@ def test_event_loop_keeps_answering_during_long_fit(qtbot, slow_window):
     timer.timeout.connect(tick)
     progressed = []
     window.controller.fit_progressed.connect(progressed.append)
+    # measured from the first live update on: the set-up of a run is not "during"
+    with qtbot.waitSignal(window.controller.fit_progressed, timeout=10000):
+        assert window.start_fit()
     timer.start()
-    assert window.start_fit()
     qtbot.wait(1500)
     timer.stop()
     window.controller.cancel()
     qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5000)
     assert len(gaps) > 50
-    assert max(gaps[1:]) < 0.1, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
+    assert max(gaps) < 0.1, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
     # live updates arrived, throttled to about 30 per second
-    assert 5 <= len(progressed) <= 60
-    assert window.plots.history_values().size >= 5
+    assert 10 <= len(progressed) <= 60
+    assert window.plots.history_values().size >= 10
 
 
 def test_closing_during_fit_cancels_and_waits(qtbot, slow_window):

@@ -1,0 +1,197 @@
+"""Editing and masking: the table model, undo/redo, paste, masks from the plots."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from lsqfit_app.core.table import Table
+from lsqfit_app.gui.table_model import TableModel, parse_cell
+from lsqfit_app.gui.undo_commands import (InsertColumnCommand, InsertRowsCommand,
+                                          RemoveColumnCommand, RemoveRowsCommand, SetMaskCommand)
+
+from helpers import click, data_to_widget, drag
+
+
+def test_table_model_passes_qtmodeltester(qtmodeltester):
+    table = Table([("t", [0.0, 1.0, 2.0, 3.0], "s"), ("y", [1.0, np.nan, 3.0, 4.0], "V")])
+    table.set_mask([1], "outlier")
+    model = TableModel(table)
+    qtmodeltester.check(model)
+    assert model.headerData(0, Qt.Horizontal) == "t [s]"
+    assert model.data(model.index(1, 1)) == ""          # missing
+    assert model.data(model.index(1, 0), Qt.ToolTipRole) == "excluded from fits: outlier"
+    model.insert_rows(2, 3)
+    model.remove_rows(0, 1)
+    model.insert_column(1, "z")
+    model.remove_column(0)
+    qtmodeltester.check(model)
+
+
+def test_table_model_is_virtual_over_a_million_rows(qtbot):
+    from PySide6.QtWidgets import QTableView
+    n = 1_000_000
+    table = Table({"x": np.arange(n, dtype=float), "y": np.sin(np.arange(n) / 1000.0)})
+    model = TableModel(table)
+    view = QTableView()
+    view.setModel(model)
+    view.verticalHeader().setDefaultSectionSize(20)
+    view.resize(400, 600)
+    view.show()
+    assert model.rowCount() == n
+    view.scrollToBottom()
+    qtbot.wait(10)
+    last = view.rowAt(view.viewport().height() - 2)
+    assert last > n - 100
+    assert model.data(model.index(n - 1, 0)) == "999999"
+
+
+def test_parse_cell_accepts_decimal_comma():
+    assert parse_cell("1,5") == 1.5
+    assert np.isnan(parse_cell(" "))
+    with pytest.raises(ValueError):
+        parse_cell("abc")
+
+
+def _loaded(window, peak_csv):
+    window.open_path(str(peak_csv), ask=False)
+    window.set_roles("wavelength (nm)", "intensity (counts/s)", "sigma (counts/s)")
+    window.refresh_data()
+    return window
+
+
+def test_typing_in_a_cell_is_undoable(window, peak_csv):
+    w = _loaded(window, peak_csv)
+    model = w.table_model
+    old = w.table.cell(2, 2)
+    assert model.setData(model.index(2, 1), "12,25")     # decimal comma typed
+    assert w.table.cell(2, 2) == 12.25
+    assert w.undo_action.text() == "&Undo Edit cell 'intensity (counts/s)' row 3"
+    w.undo_action.trigger()
+    assert w.table.cell(2, 2) == old
+    w.redo_action.trigger()
+    assert w.table.cell(2, 2) == 12.25
+    # a bad value is refused with a message, nothing changes
+    assert not model.setData(model.index(2, 1), "n/a")
+    assert w.table.cell(2, 2) == 12.25
+    assert "not a number" in w.status_message.text()
+
+
+def test_keyboard_shortcuts_undo_and_redo(qtbot, window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.table_model.setData(w.table_model.index(0, 1), "99")
+    assert [s.toString() for s in w.undo_action.shortcuts()] == ["Ctrl+Z"]
+    assert {s.toString() for s in w.redo_action.shortcuts()} == {"Ctrl+Shift+Z", "Ctrl+Y"}
+    w.activateWindow()
+    qtbot.keyClick(w, Qt.Key_Z, Qt.ControlModifier)
+    assert w.table.cell(0, 2) != 99
+    qtbot.keyClick(w, Qt.Key_Y, Qt.ControlModifier)
+    assert w.table.cell(0, 2) == 99
+
+
+def test_paste_block_with_decimal_commas_is_one_undo_step(window, peak_csv):
+    w = _loaded(window, peak_csv)
+    before = w.table.snapshot()
+    n = w.table.n_rows
+    w.data_panel.view.setCurrentIndex(w.table_model.index(n - 1, 0))
+    w.data_panel.paste("701,5\t3,25\t0,5\n702,5\t3,5\t0,5\n")
+    assert w.table.n_rows == n + 1
+    assert w.table.cell(n, 1) == 702.5 and w.table.cell(n, 2) == 3.5
+    assert w.undo_stack.undoText().startswith("Paste 2 x 3")
+    w.undo_stack.undo()
+    assert w.table == before
+
+
+def test_insert_delete_rows_and_columns_undo(window, peak_csv):
+    w = _loaded(window, peak_csv)
+    before = w.table.snapshot()
+    m = w.table_model
+    w.table.set_mask([5], "outlier")
+    masked = w.table.snapshot()
+    w.undo_stack.push(InsertRowsCommand(m, 3, 2))
+    w.undo_stack.push(RemoveRowsCommand(m, 4, 3))
+    w.undo_stack.push(InsertColumnCommand(m, 3, "log_y", formula="log(intensity)"))
+    assert w.table.names[3] == "log_y"
+    w.undo_stack.push(RemoveColumnCommand(m, 0))
+    assert w.table.n_columns == 3
+    # roles follow the columns that remain
+    assert w.data_panel.roles()[0] != "wavelength (nm)"
+    for _ in range(4):
+        w.undo_stack.undo()
+    assert w.table == masked
+    assert w.table.mask_reason(5) == "outlier"
+    w.table.clear_mask([5])
+    assert w.table == before
+
+
+def _point_position(w, row, plot="fit"):
+    x = w.table.cell(row, 1)
+    if plot == "fit":
+        return data_to_widget(w.plots, w.plots.fit_view, x, w.table.cell(row, 2))
+    r = w.plots._residuals[row]
+    return data_to_widget(w.plots, w.plots.residual_view, x, r)
+
+
+def test_mask_point_by_clicking_it(qtbot, window, peak_csv):
+    w = _loaded(window, peak_csv)
+    qtbot.wait(50)
+    row = 20
+    click(w.plots, _point_position(w, row))
+    assert w.table.mask[row] and w.table.mask.sum() == 1
+    assert w.undo_stack.undoText() == f"Exclude point {row + 1}"
+    # drawn hollow, left out of the data item
+    mx, my = w.plots.masked_item.getData()
+    assert list(mx) == [w.table.cell(row, 1)]
+    click(w.plots, _point_position(w, row))
+    assert not w.table.mask.any()
+    w.undo_stack.undo()
+    assert w.table.mask[row]
+    # a click far from any point changes nothing
+    click(w.plots, data_to_widget(w.plots, w.plots.fit_view, 410, 1e6))
+    assert w.table.mask.sum() == 1
+
+
+def test_mask_points_by_dragging_a_rectangle(qtbot, window, peak_csv):
+    w = _loaded(window, peak_csv)
+    qtbot.wait(50)
+    x = w.table.values(1)
+    y = w.table.values(2)
+    lo, hi = 448.5, 471.5      # between data points: pixel rounding cannot matter
+    (_x0, _x1), (y0, y1) = w.plots.fit_view.viewRange()
+    top, bottom = y1 - 0.01 * (y1 - y0), y0 + 0.01 * (y1 - y0)
+    assert top > np.nanmax(y) and bottom < np.nanmin(y)
+    start = data_to_widget(w.plots, w.plots.fit_view, lo, top)
+    end = data_to_widget(w.plots, w.plots.fit_view, hi, bottom)
+    drag(w.plots, start, end, Qt.ShiftModifier)
+    expected = (x >= lo) & (x <= hi)
+    np.testing.assert_array_equal(w.table.mask, expected)
+    w.undo_stack.undo()
+    assert not w.table.mask.any()
+
+
+def test_mask_by_clicking_a_residual(qtbot, window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.set_model("gaussian+line")
+    with qtbot.waitSignal(w.controller.fit_finished, timeout=30000):
+        w.start_fit()
+    qtbot.wait(50)
+    row = 30
+    click(w.plots, _point_position(w, row, plot="residual"))
+    assert w.table.mask[row]
+    # a refit keeps the point out
+    with qtbot.waitSignal(w.controller.fit_finished, timeout=30000) as blocker:
+        w.start_fit()
+    assert blocker.args[0].statistics.n_excluded == 1
+    assert not blocker.args[0].used[row]
+
+
+def test_fit_range_excludes_points_outside(qtbot, window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.set_model("gaussian+line")
+    w.fit_panel.range_check.setChecked(True)
+    assert w.plots.region.isVisible()
+    w.plots.region.setRegion((450.0, 550.0))     # emits range_changed on finish
+    with qtbot.waitSignal(w.controller.fit_finished, timeout=30000) as blocker:
+        w.start_fit()
+    x = w.table.values(1)
+    inside = (x >= 450) & (x <= 550)
+    assert blocker.args[0].statistics.n_used == int(inside.sum())
+    assert not w.table.mask.any()     # the range is not a mask
