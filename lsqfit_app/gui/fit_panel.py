@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGridLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QTableView, QVBoxLayout, QWidget)
 
@@ -25,7 +25,7 @@ from lsqfit_app.models.library import LIBRARY, list_library_models
 SOLVERS = (("auto", "Auto"), ("closed-form", "Closed form (linear models)"),
            ("gradient-descent", "Gradient descent"), ("lbfgs", "L-BFGS"),
            ("lm", "Levenberg-Marquardt"), ("trf", "Trust-region reflective"))
-_CUSTOM = "(formula)"
+_CUSTOM = "(sum or formula)"
 
 
 class FitPanelWidget(QWidget):
@@ -57,6 +57,7 @@ class FitPanelWidget(QWidget):
         row = QHBoxLayout()
         self.library_combo = QComboBox()
         self.library_combo.addItem(_CUSTOM)
+        self.library_combo.setMaxVisibleItems(20)
         for model in list_library_models():
             self.library_combo.addItem(model.name)
             self.library_combo.setItemData(self.library_combo.count() - 1, model.formula,
@@ -90,6 +91,8 @@ class FitPanelWidget(QWidget):
         header.setSectionResizeMode(QHeaderView.Interactive)
         header.setStretchLastSection(True)
         self.parameter_view.setWordWrap(False)
+        self.parameter_view.verticalHeader().setDefaultSectionSize(22)
+        self.parameter_view.setMinimumHeight(6 * 22 + 4)
         self.parameters.modelReset.connect(self._on_parameters_model_reset)
         play.addWidget(self.parameter_view)
         buttons = QHBoxLayout()
@@ -103,25 +106,34 @@ class FitPanelWidget(QWidget):
         layout.addWidget(param_box, 1)
 
         solver_box = QGroupBox("Solver")
-        form = QFormLayout(solver_box)
+        grid = QGridLayout(solver_box)
         self.solver_combo = QComboBox()
         for method, label in SOLVERS:
             self.solver_combo.addItem(label, method)
         self.loss_combo = QComboBox()
         for loss in LOSSES:
             self.loss_combo.addItem(loss, loss)
+        self.loss_combo.setToolTip("Robust losses (huber, soft_l1, cauchy, arctan) "
+                                   "down-weight outliers")
         self.iterations_spin = QSpinBox()
         self.iterations_spin.setRange(0, 10_000_000)
         self.iterations_spin.setSpecialValueText("solver default")
         self.iterations_spin.setSingleStep(100)
-        self.range_check = QCheckBox("Fit only inside a draggable x-range")
-        self.prediction_check = QCheckBox("Show prediction band instead of confidence band")
-        form.addRow("Method:", self.solver_combo)
-        form.addRow("Loss:", self.loss_combo)
-        form.addRow("Iteration limit:", self.iterations_spin)
-        form.addRow(self.range_check)
-        form.addRow(self.prediction_check)
+        grid.addWidget(QLabel("Method:"), 0, 0)
+        grid.addWidget(self.solver_combo, 0, 1, 1, 3)
+        grid.addWidget(QLabel("Loss:"), 1, 0)
+        grid.addWidget(self.loss_combo, 1, 1)
+        grid.addWidget(QLabel("Max iter.:"), 1, 2)
+        grid.addWidget(self.iterations_spin, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
         layout.addWidget(solver_box)
+        # display options that act on the plots; the window shows them above the plots
+        self.range_check = QCheckBox("Fit x-range")
+        self.range_check.setToolTip("Fit only the points inside a draggable x-range")
+        self.prediction_check = QCheckBox("Prediction band")
+        self.prediction_check.setToolTip("Show the 95 % prediction band (where new "
+                                         "points fall) instead of the confidence band")
 
         self.fit_button = QPushButton("Fit")
         self.fit_button.setMinimumHeight(34)

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter,
-                               QVBoxLayout, QWidget)
+                               QToolBar, QVBoxLayout, QWidget)
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.core.problem import FitProblem
@@ -78,16 +78,26 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.fit_panel)
         right.addWidget(self.results_panel)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        right.setSizes([520, 360])
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        self.plot_bar = QToolBar("Plot")
+        self.plot_bar.addWidget(self.fit_panel.range_check)
+        self.plot_bar.addWidget(self.fit_panel.prediction_check)
+        centre_layout.addWidget(self.plot_bar)
+        centre_layout.addWidget(self.plots, 1)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(self.data_panel)
-        self.splitter.addWidget(self.plots)
+        self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([330, 640, 430])
+        self.splitter.setSizes([330, 560, 510])
         self.setCentralWidget(self.splitter)
         self.status_message = QLabel()
         self.statusBar().addWidget(self.status_message, 1)
@@ -175,12 +185,17 @@ class MainWindow(QMainWindow):
         fit_menu.addAction("Clear objective &history", self.plots.clear_history)
 
         view_menu = bar.addMenu("&View")
-        self.mask_mode_action = QAction("&Mask tool (drag selects points)", self)
+        self.mask_mode_action = QAction("Mask by dragging", self)
         self.mask_mode_action.setCheckable(True)
         self.mask_mode_action.setShortcut("Ctrl+Shift+K")
+        self.mask_mode_action.setToolTip("Drag a rectangle to exclude points (or hold Shift "
+                                         "while dragging); click a point to exclude or include it")
         self.mask_mode_action.toggled.connect(self.plots.set_mask_mode)
         view_menu.addAction(self.mask_mode_action)
-        view_menu.addAction("&Reset plot ranges", self._on_reset_ranges)
+        reset = view_menu.addAction("&Reset plot ranges", self._on_reset_ranges)
+        self.plot_bar.insertAction(self.plot_bar.actions()[0], reset)
+        self.plot_bar.insertAction(self.plot_bar.actions()[0], self.mask_mode_action)
+        self.plot_bar.insertSeparator(self.plot_bar.actions()[2])
 
     def _connect(self) -> None:
         self.table_model.table.add_listener(self._on_table_changed)
@@ -237,6 +252,7 @@ class MainWindow(QMainWindow):
         self.set_result(None)
         self.plots.clear_history()
         self.data_panel.set_roles(*files.default_roles(table))
+        self.data_panel.fit_columns_to_headers()
         self._update_title()
         self.plots.fit_plot.enableAutoRange()
 
@@ -380,7 +396,8 @@ class MainWindow(QMainWindow):
             x_label = info.label
         if y_name in table.names:
             y_label = table.column(y_name).label
-        self.plots.set_labels(x_label, y_label)
+        y_unit = table.column(y_name).unit if y_name in table.names else ""
+        self.plots.set_labels(x_label, y_label, y_unit)
         self.fit_panel.set_variables(tuple(v for v in (x_name, "x") if v))
         if self._result is not None and x_name != self._result_x_name:
             self.set_result(None)

@@ -213,7 +213,7 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         hp = self.history_plot
         hp.setLogMode(x=False, y=True)
         hp.setLabel("bottom", "iteration")
-        hp.setLabel("left", "objective")
+        hp.setLabel("left", "objective (log)")
         self.history_legend = hp.addLegend(offset=(-10, 10), labelTextColor="k",
                                            brush=pg.mkBrush(255, 255, 255, 220))
         self._runs: list[_History] = []
@@ -229,12 +229,12 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         self.last_paint_seconds = time.perf_counter() - start
 
     # ------------------------------------------------------------------ data
-    def set_labels(self, x_label: str, y_label: str) -> None:
+    def set_labels(self, x_label: str, y_label: str, y_unit: str = "") -> None:
         """Axis labels (column names with units)."""
         self.fit_plot.setLabel("left", y_label)
-        self.residual_plot.setLabel("left", "residual")
+        self.residual_plot.setLabel("left", f"residual [{y_unit}]" if y_unit else "residual")
         self.residual_plot.setLabel("bottom", x_label)
-        self.fit_plot.getAxis("bottom").setLabel("")
+        self.fit_plot.getAxis("bottom").showLabel(False)   # the residual plot carries x
 
     def set_data(self, x, y, sigma, excluded) -> None:
         """Show the data points; ``excluded`` rows are drawn hollow."""

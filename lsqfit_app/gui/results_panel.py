@@ -18,6 +18,8 @@ from lsqfit_app.core.result import FitResult, FitStatus
 from lsqfit_app.report.text import fmt, format_result
 
 HEADERS = ("parameter", "value", "std error", "95% CI low", "95% CI high", "t", "p", "note")
+#: the columns shown (t is in the tooltip of p; Copy as TSV has them all)
+SHOWN = ("parameter", "value", "std error", "95% confidence interval", "p", "note")
 
 
 def result_tsv(result: FitResult) -> str:
@@ -54,8 +56,11 @@ class ResultsPanelWidget(QWidget):
         self.status_label = QLabel("No fit yet.")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table = QTableWidget(0, len(SHOWN))
+        self.table.setHorizontalHeaderLabels(SHOWN)
+        self.table.setMinimumHeight(150)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
@@ -110,13 +115,15 @@ class ResultsPanelWidget(QWidget):
         self.table.setRowCount(len(result.parameters))
         for i, p in enumerate(result.parameters):
             note = "fixed" if p.fixed else ("at bound" if p.at_bound else p.stderr_note)
-            cells = [p.name, fmt(p.value, 8), fmt(p.stderr, 3), fmt(p.ci95[0], 6),
-                     fmt(p.ci95[1], 6), fmt(p.t_value, 3), _p_text(p.p_value), note or ""]
+            ci = "fixed" if p.fixed else f"[{fmt(p.ci95[0], 5)}, {fmt(p.ci95[1], 5)}]"
+            cells = [p.name, fmt(p.value, 8), fmt(p.stderr, 3), ci, _p_text(p.p_value), note or ""]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if 0 < j < 7:
-                    item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
-                if j == 7 and text:
+                if 0 < j < 5:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if j == 4:
+                    item.setToolTip(f"t = {fmt(p.t_value, 4)}")
+                if j == 5 and text:
                     item.setToolTip(text)
                 self.table.setItem(i, j, item)
         s = result.statistics

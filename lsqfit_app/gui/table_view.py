@@ -160,6 +160,18 @@ class DataTableWidget(QWidget):
         self.mask_action = action("Exclude selected rows from fit", self.mask_selection, "Ctrl+M")
         self.unmask_action = action("Include selected rows", self.unmask_selection, "Ctrl+Shift+M")
 
+    def fit_columns_to_headers(self) -> None:
+        """Widen columns so their headers (names and units) are readable.
+
+        Only the header text is measured: sizing to the contents would visit
+        every cell of a million-row column.
+        """
+        header = self.view.horizontalHeader()
+        metrics = header.fontMetrics()
+        for col in range(self.model.columnCount()):
+            text = str(self.model.headerData(col, Qt.Horizontal))
+            header.resizeSection(col, max(80, metrics.horizontalAdvance(text) + 24))
+
     # ------------------------------------------------------------------ roles
     def roles(self) -> tuple[str | None, str | None, str | None]:
         """(x, y, sigma) column names; None where not chosen."""
