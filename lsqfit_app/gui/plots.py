@@ -25,6 +25,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 PICK_RADIUS = 8.0
 #: above this many points error bars are not drawn (they would hide the data)
 MAX_ERROR_BARS = 20000
+#: above this many residuals the bars are binned, keeping each bin's extreme residual
+MAX_BARS = 4000
 
 _DATA_COLOR = QColor(31, 119, 180)
 _FIT_COLOR = QColor(214, 39, 40)
@@ -243,6 +245,13 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         excluded = np.asarray(excluded, dtype=bool)
         self._x, self._y, self._excluded = x, y, excluded
         used = ~excluded
+        if len(x) > MAX_ERROR_BARS and self.fit_view.autoRangeEnabled()[0]:
+            # Give the view its range first: clip-to-view and auto-downsampling
+            # then hand the scatter item a few thousand points, not a million.
+            fx, fy = x[np.isfinite(x)], y[np.isfinite(y)]
+            if fx.size and fy.size:
+                self.fit_view.setRange(xRange=(fx.min(), fx.max()), yRange=(fy.min(), fy.max()),
+                                       padding=0.02)
         self.data_item.setData(x[used], y[used], connect="finite")
         self.masked_item.setData(x[excluded], y[excluded])
         if sigma is not None and len(x) <= MAX_ERROR_BARS:
@@ -295,8 +304,10 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
             self.masked_residuals.setData([], [])
             return
         used = ~self._excluded & np.isfinite(r) & np.isfinite(self._x)
-        xs = self._x[used]
-        self.residual_bars.setOpts(x=xs, height=r[used], width=_bar_width(xs), y0=0)
+        xs, rs = self._x[used], r[used]
+        if len(xs) > MAX_BARS:
+            xs, rs = _peak_bins(xs, rs, MAX_BARS)
+        self.residual_bars.setOpts(x=xs, height=rs, width=_bar_width(xs), y0=0)
         masked = self._excluded & np.isfinite(r)
         self.masked_residuals.setData(self._x[masked], r[masked])
 
@@ -417,6 +428,23 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         rows = self._rows_in(self._residual_values(), rect)
         if len(rows):
             self.rect_selected.emit(rows)
+
+
+def _peak_bins(x: np.ndarray, r: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The residual of largest magnitude in each of ``bins`` equal x-intervals.
+
+    A million bars cannot be seen, but the worst residual of each pixel-wide
+    interval can: this keeps outliers visible, as "peak" downsampling does.
+    """
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        return x[:bins], r[:bins]
+    idx = np.minimum(((x - lo) / (hi - lo) * bins).astype(np.int64), bins - 1)
+    order = np.lexsort((-np.abs(r), idx))        # by bin, then largest |r| first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = idx[order][1:] != idx[order][:-1]
+    keep = order[first]
+    return x[keep], r[keep]
 
 
 def _bar_width(xs: np.ndarray) -> float:
