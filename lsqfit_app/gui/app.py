@@ -94,12 +94,10 @@ def offer_recovery(window: MainWindow) -> bool:
     return True
 
 
-def run_gui(argv: list[str]) -> int:
-    """Open the main window on ``argv[0]`` (a data file or project) or on the example.
-
-    Returns the application's exit status.
-    """
-    app = application()
+def start_gui(argv: list[str]) -> MainWindow:
+    """Create and show the main window; ``argv[0]`` (a data file or project) or
+    the example loads as soon as the event loop runs.  :func:`run_gui` runs it."""
+    application()
     window = MainWindow()
     install_excepthook(window)
     window.show()
@@ -119,4 +117,14 @@ def run_gui(argv: list[str]) -> int:
 
     # after show(): the window paints first, then the file loads and the fit streams in
     QTimer.singleShot(0, load)
+    return window
+
+
+def run_gui(argv: list[str]) -> int:
+    """Open the main window on ``argv[0]`` (a data file or project) or on the example.
+
+    Returns the application's exit status.
+    """
+    app = application()
+    window = start_gui(argv)   # noqa: F841 - kept alive while the loop runs
     return app.exec()

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self._settings_modified = False
         self._fit_range: tuple[float, float] | None = None
         self._closing = False
+        self._compare_dialog = None
 
         self.undo_stack = QUndoStack(self)
         self.table_model = TableModel(table if table is not None else Table(), self)
@@ -182,6 +183,7 @@ class MainWindow(QMainWindow):
         fit_menu.addAction("&Guess starts", self.guess_starts)
         fit_menu.addAction("&Use result as start", self.use_result_as_start)
         fit_menu.addSeparator()
+        fit_menu.addAction("Co&mpare models and solvers…", self.open_compare_dialog)
         fit_menu.addAction("Clear objective &history", self.plots.clear_history)
 
         view_menu = bar.addMenu("&View")
@@ -437,8 +439,11 @@ class MainWindow(QMainWindow):
             self._schedule_refresh()
 
     # ------------------------------------------------------------------ fitting
-    def build_problem(self) -> FitProblem:
+    def build_problem(self, spec: str | None = None) -> FitProblem:
         """A FitProblem from the table (snapshot), roles, model and settings.
+
+        With ``spec`` another model is used, with default parameter settings
+        (the model comparison fits several).
 
         Raises
         ------
@@ -449,14 +454,15 @@ class MainWindow(QMainWindow):
         x_name, y_name, s_name = self.data_panel.roles()
         if not x_name or not y_name:
             raise InputError("choose the x and y columns first")
-        spec = self.fit_panel.model_spec()
-        if self.fit_panel.model is None:
+        other = spec is not None
+        spec = spec if other else self.fit_panel.model_spec()
+        if not other and self.fit_panel.model is None:
             raise InputError(f"the model {spec!r} is not valid; see the message under it")
         sel = select(self.table.snapshot(), Roles(x=(x_name,), y=y_name, sigma=s_name,
                                                   x_given=True), spec)
         excluded = sel.excluded | self._outside_range(sel.x[sel.model.independent_vars[0]])
-        return FitProblem.create(sel.model, sel.x, sel.y, self.fit_panel.parameters.parameters(),
-                                 sigma=sel.sigma, excluded=excluded, loss=self.fit_panel.loss(),
+        params = None if other else self.fit_panel.parameters.parameters()
+        return FitProblem.create(sel.model, sel.x, sel.y, params, sigma=sel.sigma, excluded=excluded, loss=self.fit_panel.loss(),
                                  labels=sel.labels)
 
     def start_fit(self) -> bool:
@@ -518,9 +524,8 @@ class MainWindow(QMainWindow):
         self._live_values = None
         if result.history:
             self.plots.set_history(result.history)
+        # a result alone is not an unsaved change: the settings reproduce it
         self.set_result(result)
-        self._settings_modified = True
-        self._update_title()
         word = {FitStatus.CONVERGED: "Fit converged", FitStatus.CANCELLED: "Fit cancelled"}.get(
             result.status, f"Fit stopped: {result.status.value.replace('_', ' ')}")
         self.show_message(f"{word} ({result.solver}, {result.iterations} iterations, "
@@ -574,6 +579,28 @@ class MainWindow(QMainWindow):
         if self._result is not None:
             self.fit_panel.parameters.set_starts(dict(zip(self._result.param_names,
                                                           self._result.values)))
+
+    def open_compare_dialog(self):
+        """The model comparison / solver race dialog on the current data."""
+        from lsqfit_app.gui.compare_dialog import CompareDialog
+        if self._compare_dialog is None:
+            current = self.fit_panel.model_spec()
+            models = tuple(dict.fromkeys([current, "poly1", "poly2", "poly3"]))[:4]
+            dialog = CompareDialog(self.build_problem, self.build_problem, self, models=models)
+            dialog.model_chosen.connect(self._on_compare_dialog_model_chosen)
+            self._compare_dialog = dialog
+        self._compare_dialog.show()
+        self._compare_dialog.raise_()
+        return self._compare_dialog
+
+    def _on_compare_dialog_model_chosen(self, spec: str, result) -> None:
+        if self.controller.is_running:
+            return
+        self.set_model(spec)
+        if result is not None and tuple(result.param_names) == tuple(
+                self.fit_panel.model.param_names if self.fit_panel.model else ()):
+            self._result_x_name = self.data_panel.roles()[0]
+            self.set_result(result)
 
     # ------------------------------------------------------------------ masking
     def _on_plots_point_clicked(self, row: int) -> None:
@@ -767,6 +794,9 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.controller.shutdown()
+        if self._compare_dialog is not None:
+            self._compare_dialog.shutdown()
+            self._compare_dialog.close()
         self._autosave_timer.stop()
         try:
             files.recovery_path().unlink(missing_ok=True)

@@ -19,6 +19,10 @@ def isolated_settings(tmp_path, monkeypatch):
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from lsqfit_app.gui import files
+    recovery = tmp_path / "recovery" / "autosave.lsqfit"
+    recovery.parent.mkdir()
+    monkeypatch.setattr(files, "recovery_path", lambda: recovery)
     yield
 
 
@@ -52,6 +56,10 @@ def window(qtbot):
     w.controller.shutdown()
     w._closing = True
     w.close()
+    # destroyed now, in order, rather than by the garbage collector mid-way
+    # through a later test (pyqtgraph items then see half-built layouts)
+    w.deleteLater()
+    qtbot.wait(10)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Mouse helpers that drive pyqtgraph plots like a person would."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -42,4 +42,4 @@ def drag(plots, start: QPointF, end: QPointF, modifiers=Qt.ShiftModifier, steps:
     QApplication.processEvents()
 
 
-__all__ = ["click", "drag", "data_to_widget", "QPoint"]
+__all__ = ["click", "drag", "data_to_widget"]

@@ -1,12 +1,12 @@
 """Editing and masking: the table model, undo/redo, paste, masks from the plots."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 
 from lsqfit_app.core.table import Table
 from lsqfit_app.gui.table_model import TableModel, parse_cell
 from lsqfit_app.gui.undo_commands import (InsertColumnCommand, InsertRowsCommand,
-                                          RemoveColumnCommand, RemoveRowsCommand, SetMaskCommand)
+                                          RemoveColumnCommand, RemoveRowsCommand)
 
 from helpers import click, data_to_widget, drag
 

@@ -3,11 +3,11 @@ import time
 
 import numpy as np
 import pyqtgraph
-import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from lsqfit_app.core.result import FitStatus
+from lsqfit_app.gui.undo_commands import SetMaskCommand
 
 
 def test_pyqtgraph_uses_pyside6():
@@ -207,8 +207,7 @@ def test_save_and_reopen_project(qtbot, window, peak_csv, tmp_path):
     window.set_roles("wavelength (nm)", "intensity (counts/s)", "sigma (counts/s)")
     window.set_model("gaussian+line")
     _fit(qtbot, window)
-    window.undo_stack.push(__import__("lsqfit_app.gui.undo_commands", fromlist=["x"])
-                           .SetMaskCommand(window.table_model, [3, 4], True))
+    window.undo_stack.push(SetMaskCommand(window.table_model, [3, 4], True))
     path = tmp_path / "p.lsqfit"
     assert window.save_to(str(path))
     assert window.windowTitle() == "lsqfit-app - p.lsqfit"
