@@ -631,8 +631,24 @@ class MainWindow(QMainWindow):
         filters = ["Data and projects (*.csv *.tsv *.txt *.dat *.xlsx *.xls *.ods *.lsqfit)",
                    "lsqfit projects (*.lsqfit)", *file_filters(), "All files (*)"]
         path, _ = QFileDialog.getOpenFileName(self, "Open data or project", "", ";;".join(filters))
-        if path:
+        if not path:
+            return
+        if files.is_project(path):
             self.open_path(path)
+            return
+        self.open_with_preview(path)
+
+    def open_with_preview(self, path: str) -> bool:
+        """Show the import preview (detected dialect, overrides) and open on OK."""
+        from lsqfit_app.gui.import_dialog import ImportDialog
+        if not self.maybe_save():
+            return False
+        dialog = ImportDialog(path, self)
+        if dialog.exec() != ImportDialog.Accepted or dialog.result is None:
+            return False
+        self._show_read(dialog.result, path)
+        files.add_recent_file(path)
+        return True
 
     def maybe_save(self) -> bool:
         """Ask about unsaved changes; False when the user cancels."""
@@ -670,7 +686,9 @@ class MainWindow(QMainWindow):
 
     def _load_data(self, path: str) -> None:
         from lsqfit_app.io import read_table
-        read = read_table(path)
+        self._show_read(read_table(path), path)
+
+    def _show_read(self, read, path: str) -> None:
         self.set_table(read.table, os.path.basename(path), None)
         if read.n_problems:
             first = read.problems[0]

@@ -103,3 +103,21 @@ def test_compare_dialog_opens_on_current_data(qtbot, window, peak_csv):
     assert "gaussian+line" in dialog.model_specs()
     problem = window.build_problem("poly2")
     assert problem.model.param_names == ("c0", "c1", "c2")
+
+
+def test_import_preview_detects_and_overrides(qtbot, tmp_path):
+    from lsqfit_app.gui.import_dialog import ImportDialog
+    path = tmp_path / "comma.csv"
+    path.write_text("t;U\ns;V\n0,5;1,25\n1,5;2,5\n2,5;x\n", encoding="utf-8")
+    dialog = ImportDialog(str(path))
+    qtbot.addWidget(dialog)
+    assert dialog.result.dialect.decimal == ","
+    assert dialog.preview.rowCount() == 3
+    assert dialog.preview.item(0, 1).text() == "1.25"
+    assert dialog.preview.horizontalHeaderItem(1).text() == "U [V]"
+    assert "not numbers" in dialog.problems_label.text()
+    # override: no header rows -> names become data, cells not numbers
+    dialog.header_spin.setValue(0)
+    dialog.reread()
+    assert dialog.result.dialect.header_rows == 0
+    assert dialog.options() == {"header_rows": 0}
