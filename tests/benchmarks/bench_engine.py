@@ -38,6 +38,9 @@ def bench_curves(n_curves: int) -> None:
         curves.append((y, start))
     model = make_model("gaussian+poly0")
     names = model.param_names
+    # warm up both (imports, first-call caches) so only steady-state fits are timed
+    fit(FitProblem.create(model, x, curves[0][0], dict(zip(names, curves[0][1]))))
+    curve_fit(gauss_offset, x, curves[0][0], p0=curves[0][1])
 
     t0 = time.perf_counter()
     ours = []
@@ -54,14 +57,15 @@ def bench_curves(n_curves: int) -> None:
     t_scipy = time.perf_counter() - t0
 
     ours, theirs = np.array(ours), np.array(theirs)
-    agree = np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-12))
+    # compare where it matters: the offset can be ~0, so scale by the amplitude
+    agree = np.max(np.abs(ours - theirs) / np.abs(theirs[:, :1]))
     print(f"(a) {n_curves} Gaussian+offset fits, 100 points each (model {model.name!r})")
     print(f"    lsqfit-app fit() with full statistics: {t_ours:7.3f} s  "
           f"({1e3 * t_ours / n_curves:.3f} ms per fit)")
     print(f"    scipy curve_fit:                        {t_scipy:7.3f} s  "
           f"({1e3 * t_scipy / n_curves:.3f} ms per fit)")
     print(f"    ratio ours/scipy = {t_ours / t_scipy:.2f}  (target <= 1.0); "
-          f"largest relative difference in parameters {agree:.1e}")
+          f"largest parameter difference / amplitude {agree:.1e}")
 
 
 def bench_closed_form(n_points: int) -> None:
