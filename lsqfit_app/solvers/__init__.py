@@ -226,3 +226,36 @@ def _bounds_active(problem: FitProblem) -> bool:
 
 def _violates_bounds(obj: Objective, theta: np.ndarray) -> bool:
     return bool(np.any(theta < obj.lower) or np.any(theta > obj.upper))
+
+
+def restore_result(problem: FitProblem, saved: dict) -> FitResult:
+    """Rebuild a FitResult from its saved JSON (``FitResult.to_dict``) without refitting.
+
+    The parameter values, status, message, solver, counts and history come
+    from ``saved``; everything derived from the data (uncertainties,
+    statistics, residuals, bands) is recomputed at those values, exactly as
+    ``fit`` computes it, so a reopened project shows what was saved.
+    """
+    from lsqfit_app.solvers._finish import build_result
+
+    by_name = {p["name"]: p for p in saved.get("parameters", [])}
+    missing = [n for n in problem.param_names if n not in by_name or by_name[n].get("value") is None]
+    if missing:
+        raise InputError(f"the saved result has no value for parameter {missing[0]!r}")
+    values = np.array([float(by_name[n]["value"]) for n in problem.param_names])
+    starts = np.array([float(by_name[n]["start"]) if by_name[n].get("start") is not None
+                       else values[i] for i, n in enumerate(problem.param_names)])
+    status_key = saved.get("status", "converged" if saved.get("converged") else "not_converged")
+    try:
+        status = FitStatus(status_key)
+    except ValueError:
+        status = FitStatus.NOT_CONVERGED
+    with np.errstate(all="ignore"):
+        obj = Objective(problem, values, solver=str(saved.get("solver", "")))
+        obj.history = [float(h) if h is not None else math.nan for h in saved.get("history", [])]
+        obj.iterations = int(saved.get("iterations", 0))
+        obj.nfev = int(saved.get("evaluations", 0))
+        result = build_result(problem, obj, values[obj.free], status, str(saved.get("message", "")),
+                              str(saved.get("solver", "")), starts,
+                              float(saved.get("elapsed_seconds", 0.0)), {"restored": True})
+    return result

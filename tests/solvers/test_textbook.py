@@ -50,3 +50,22 @@ def test_history_starts_at_the_start_value_and_decreases():
     assert result.history[0] == pytest.approx(start_obj)
     assert result.history[-1] == pytest.approx(result.statistics.sse, rel=1e-9)
     assert min(result.history) >= result.statistics.sse * (1 - 1e-12)
+
+
+def test_restore_result_reproduces_a_saved_fit():
+    import json
+
+    from lsqfit_app.solvers import restore_result
+
+    x = np.linspace(0, 5, 30)
+    y = 3 * np.exp(-x / 1.5) + 0.2 + 0.01 * np.cos(9 * x)
+    model = FormulaModel("a*exp(-x/tau)+c", ("x",))
+    problem = FitProblem.create(model, x, y, {"a": 1.0, "tau": 1.0, "c": 0.0})
+    original = fit(problem)
+    saved = json.loads(json.dumps(original.to_dict()))
+    restored = restore_result(problem, saved)
+    assert restored.values.tolist() == original.values.tolist()
+    assert restored.stderrs == pytest.approx(original.stderrs, rel=1e-12)
+    assert restored.status is original.status and restored.history == original.history
+    assert restored.iterations == original.iterations and restored.solver == original.solver
+    assert restored.statistics.aicc == pytest.approx(original.statistics.aicc, rel=1e-12)
