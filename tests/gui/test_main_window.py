@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pyqtgraph
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
@@ -240,3 +241,19 @@ def test_uncaught_exception_is_reported_and_data_kept(qtbot, window, peak_csv):
         window.report_exception(type(exc), exc, exc.__traceback__)
     assert "unexpected" in window.status_message.text()
     assert window.table == before
+
+
+def test_edits_during_a_fit_do_not_reach_it(qtbot, slow_window):
+    window = slow_window
+    with qtbot.waitSignal(window.controller.fit_progressed, timeout=10000):
+        window.start_fit()
+    y_before = window.table.values("y")
+    window.table_model.setData(window.table_model.index(0, 1), "1e6")   # typed during the fit
+    window.undo_stack.push(SetMaskCommand(window.table_model, [1, 2], True))
+    with qtbot.waitSignal(window.controller.fit_finished, timeout=5000) as blocker:
+        window.controller.cancel()
+    result = blocker.args[0]
+    # the worker fitted the snapshot: row 0 as it was, rows 1-2 used
+    assert result.residuals[0] == pytest.approx(y_before[0] - result.fitted[0])
+    assert result.used[1] and result.used[2]
+    assert window.table.cell(0, "y") == 1e6 and window.table.mask[1]
