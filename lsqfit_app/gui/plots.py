@@ -37,6 +37,25 @@ _RUN_COLORS = [QColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "
                                    "#8c564b", "#e377c2", "#17becf")]
 
 
+class LogLabelAxis(pg.AxisItem):
+    """A log axis whose labels do not overlap.
+
+    pyqtgraph labels every minor tick (2..9 x 10^k) of a log axis, which piles
+    up into an unreadable column over a short range.  Decades keep their
+    labels; when the range holds no decade, at most three labels are kept.
+    """
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        strings = super().tickStrings(values, scale, spacing)
+        if not self.logMode or len(values) < 4:
+            return strings
+        decades = [abs(v - round(v)) < 1e-6 for v in values]
+        if any(decades):
+            return [t if d else "" for t, d in zip(strings, decades)]
+        step = int(np.ceil(len(values) / 3))
+        return [t if i % step == 0 else "" for i, t in enumerate(strings)]
+
+
 class MaskingViewBox(pg.ViewBox):
     """A ViewBox that reports left clicks and Shift-drag (or mask-mode) rectangles.
 
@@ -141,7 +160,8 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         self.fit_plot = self.addPlot(row=0, col=0, viewBox=self.fit_view)
         self.residual_view = MaskingViewBox()
         self.residual_plot = self.addPlot(row=1, col=0, viewBox=self.residual_view)
-        self.history_plot = self.addPlot(row=2, col=0)
+        self.history_plot = self.addPlot(row=2, col=0,
+                                         axisItems={"left": LogLabelAxis(orientation="left")})
         self.ci.layout.setRowStretchFactor(0, 5)
         self.ci.layout.setRowStretchFactor(1, 2)
         self.ci.layout.setRowStretchFactor(2, 2)
