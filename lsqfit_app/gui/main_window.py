@@ -706,7 +706,21 @@ class MainWindow(QMainWindow):
         self.undo_stack.setClean()
         self._update_title()
         if project.result is not None:
+            self._restore_result(project.result)
+
+    def _restore_result(self, saved: dict) -> None:
+        """Show a project's saved result without refitting (refit if it cannot be rebuilt)."""
+        try:
+            from lsqfit_app.solvers import restore_result
+            result = restore_result(self.build_problem(), saved)
+        except (ImportError, InputError, ValueError, KeyError, TypeError):
             self.start_fit()
+            return
+        self._result_x_name = self.data_panel.roles()[0]
+        if result.history:
+            self.plots.start_run(f"saved ({result.solver})")
+            self.plots.set_history(result.history)
+        self.set_result(result)
 
     def apply_project(self, project) -> None:
         """Show a loaded Project (table, roles, model, settings)."""

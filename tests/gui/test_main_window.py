@@ -213,8 +213,11 @@ def test_save_and_reopen_project(qtbot, window, peak_csv, tmp_path):
     assert window.save_to(str(path))
     assert window.windowTitle() == "lsqfit-app - p.lsqfit"
     table = window.table.snapshot()
-    with qtbot.waitSignal(window.controller.fit_finished, timeout=30000):
-        assert window.open_path(str(path), ask=False)
+    saved = window.result
+    assert window.open_path(str(path), ask=False)
+    # the saved result is shown as saved, without a refit
+    assert not window.controller.is_running
+    np.testing.assert_allclose(window.result.values, saved.values, rtol=1e-12)
     assert window.table == table
     assert window.data_panel.roles()[2] == "sigma (counts/s)"
     assert window.fit_panel.model_spec() == "gaussian+line"
