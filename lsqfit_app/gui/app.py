@@ -45,6 +45,7 @@ def open_example(window: MainWindow, fit: bool = True) -> None:
     from lsqfit_app.resources_path import resource_path
     read = read_table(resource_path(EXAMPLE))
     window.set_table(read.table, "peak.csv (example)")
+    window.set_source(read, resource_path(EXAMPLE))
     window.set_roles(*EXAMPLE_ROLES)
     window.set_model(EXAMPLE_MODEL)
     window._settings_modified = False

@@ -59,6 +59,11 @@ class MainWindow(QMainWindow):
         self._file_path: str | None = None
         self._file_name = "untitled"
         self._result: FitResult | None = None
+        self._result_problem: FitProblem | None = None   # the problem the result came from
+        self._source_read = None                         # the ReadResult of the data file
+        self._source_path: str | None = None
+        from lsqfit_app.gui.exports import ExportActions
+        self.exports = ExportActions(self)
         self._result_x_name: str | None = None
         self._live_values: np.ndarray | None = None
         self._running_problem: FitProblem | None = None
@@ -146,6 +151,13 @@ class MainWindow(QMainWindow):
         self.save_as_action = file_menu.addAction("Save project &as…", self.save_as)
         self.save_as_action.setShortcut(QKeySequence.SaveAs)
         file_menu.addSeparator()
+        export = file_menu.addMenu("&Export")
+        self.export_report_action = export.addAction("&Report (HTML, PDF, Markdown)…",
+                                                     self.exports.export_report)
+        export.addAction("&Fitted data (CSV, XLSX)…", self.exports.export_fitted_data)
+        export.addAction("Reproducing &script (Python)…", self.exports.export_script)
+        export.addAction("&Plot image (PNG, SVG, PDF)…", self.exports.export_plot)
+        file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QKeySequence.Quit)
 
@@ -157,6 +169,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
+        edit_menu.addAction("Copy &results as a table", self.exports.copy_results)
         copy = edit_menu.addAction("&Copy cells", self.data_panel.copy_selection)
         copy.setShortcut(QKeySequence.Copy)
         copy.setShortcutContext(Qt.WidgetShortcut)
@@ -248,6 +261,7 @@ class MainWindow(QMainWindow):
         table.add_listener(self._on_table_changed)
         self.undo_stack.clear()
         self._file_path, self._file_name = path, name
+        self._source_read = self._source_path = None
         self._settings_modified = False
         self._fit_range = None
         self.fit_panel.range_check.setChecked(False)
@@ -520,6 +534,7 @@ class MainWindow(QMainWindow):
     def _on_controller_fit_finished(self, result: FitResult) -> None:
         self._frame_timer.stop()
         self._latest_state = None
+        self._result_problem = self._running_problem
         self._running_problem = None
         self._live_values = None
         if result.history:
@@ -550,8 +565,40 @@ class MainWindow(QMainWindow):
         if not running:
             self._preview_timer.start()
 
+    # -- what exports need ---------------------------------------------------
+    def set_source(self, read, path: str) -> None:
+        """Remember the file the table came from (reports name it and its checksum)."""
+        self._source_read, self._source_path = read, os.fspath(path)
+
+    @property
+    def result_problem(self) -> FitProblem | None:
+        """The problem the shown result was fitted to (None without a result)."""
+        return self._result_problem if self._result is not None else None
+
+    @property
+    def source_read(self):
+        return self._source_read
+
+    @property
+    def source_path(self) -> str | None:
+        return self._source_path
+
+    @property
+    def source_name(self) -> str | None:
+        return os.path.basename(self._source_path) if self._source_path else self._file_name
+
+    @property
+    def fit_range(self):
+        return self._fit_range
+
+    @property
+    def data_edited(self) -> bool:
+        return self.undo_stack.count() > 0
+
     def set_result(self, result: FitResult | None) -> None:
         """Show a result everywhere (None clears)."""
+        if result is None:
+            self._result_problem = None
         self._result = result
         self.results_panel.set_result(result)
         self.fit_panel.parameters.set_results(result)
@@ -600,6 +647,10 @@ class MainWindow(QMainWindow):
         if result is not None and tuple(result.param_names) == tuple(
                 self.fit_panel.model.param_names if self.fit_panel.model else ()):
             self._result_x_name = self.data_panel.roles()[0]
+            try:
+                self._result_problem = self.build_problem(spec)
+            except InputError:
+                self._result_problem = None
             self.set_result(result)
 
     # ------------------------------------------------------------------ masking
@@ -690,6 +741,7 @@ class MainWindow(QMainWindow):
 
     def _show_read(self, read, path: str) -> None:
         self.set_table(read.table, os.path.basename(path), None)
+        self.set_source(read, path)
         if read.n_problems:
             first = read.problems[0]
             self.show_message(f"{read.n_problems} cells are not numbers and were left empty "
@@ -712,10 +764,12 @@ class MainWindow(QMainWindow):
         """Show a project's saved result without refitting (refit if it cannot be rebuilt)."""
         try:
             from lsqfit_app.solvers import restore_result
-            result = restore_result(self.build_problem(), saved)
+            problem = self.build_problem()
+            result = restore_result(problem, saved)
         except (ImportError, InputError, ValueError, KeyError, TypeError):
             self.start_fit()
             return
+        self._result_problem = problem
         self._result_x_name = self.data_panel.roles()[0]
         if result.history:
             self.plots.start_run(f"saved ({result.solver})")

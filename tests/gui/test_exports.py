@@ -1,0 +1,58 @@
+"""File > Export and Copy results from the window (issue 4's GUI entries)."""
+import csv
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def fitted(qtbot):
+    from lsqfit_app.gui.app import open_example
+    from lsqfit_app.gui.main_window import MainWindow
+
+    w = MainWindow()
+    w._quiet = True
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.controller.fit_finished, timeout=30000):
+        open_example(w)
+    yield w
+    w.controller.shutdown()
+    w.undo_stack.setClean()
+    w._settings_modified = False
+
+
+def test_export_report_script_data_and_plot(fitted, tmp_path):
+    w = fitted
+    assert w.exports.export_report(str(tmp_path / "r.html"))
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "peak.csv" in html and html.count("data:image") >= 4
+    assert f"{w.result.value('gaussian_center'):.2f}"[:5] in html
+    assert w.exports.export_fitted_data(str(tmp_path / "f.csv"))
+    rows = list(csv.reader(open(tmp_path / "f.csv", encoding="utf-8")))
+    assert len(rows) >= 82
+    assert w.exports.export_plot(str(tmp_path / "p.png"), dpi=100)
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    assert w.exports.export_script(str(tmp_path / "s.py"))
+    out = subprocess.run([sys.executable, str(tmp_path / "s.py")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "gaussian_center" in out.stdout
+
+
+def test_copy_results_puts_a_table_on_the_clipboard(fitted, qapp):
+    assert fitted.exports.copy_results()
+    text = qapp.clipboard().text()
+    assert "gaussian_amplitude" in text and "\t" in text
+
+
+def test_export_without_a_result_says_so(qtbot):
+    from lsqfit_app.core.table import Table
+    from lsqfit_app.gui.main_window import MainWindow
+
+    w = MainWindow(Table({"x": [1.0, 2.0], "y": [3.0, 4.0]}))
+    w._quiet = True
+    qtbot.addWidget(w)
+    assert not w.exports.export_report("/tmp/never.html")
+    assert w.result is None
