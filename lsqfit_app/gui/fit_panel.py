@@ -244,6 +244,15 @@ class FitPanelWidget(QWidget):
     def _validate(self, emit: bool) -> None:
         spec = self.model_spec()
         previous = self._model
+        if not spec.strip():
+            # nothing typed yet is not an error: a neutral hint, not red
+            self._model = None
+            self.fit_button.setEnabled(False)
+            self.model_edit.setStyleSheet("")
+            self.formula_label.setStyleSheet("color: #555;")
+            self.formula_label.setText("Choose a library model or type a formula in the "
+                                       "column names, e.g. a*exp(-x/tau)+c")
+            return
         try:
             model = make_model(spec, self._variables)
         except FormulaError as exc:
