@@ -107,6 +107,20 @@ def column_aliases(table) -> dict[str, str]:
     return aliases
 
 
+def formula_names(table, x_columns) -> tuple[str, ...]:
+    """The names a formula may use for the x columns: identifiers, plus "x" for the first."""
+    ident_of = {v: k for k, v in column_aliases(table).items()}
+    names = []
+    for column in x_columns:
+        if column in table.names:
+            name = column if column.isidentifier() else ident_of.get(column)
+            if name:
+                names.append(name)
+    if "x" not in names:
+        names.append("x")
+    return tuple(names)
+
+
 def resolve_column(table, key: str):
     """A column by header, 1-based number or identifier alias (InputError otherwise)."""
     try:

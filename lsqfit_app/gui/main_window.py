@@ -414,7 +414,9 @@ class MainWindow(QMainWindow):
             y_label = table.column(y_name).label
         y_unit = table.column(y_name).unit if y_name in table.names else ""
         self.plots.set_labels(x_label, y_label, y_unit)
-        self.fit_panel.set_variables(tuple(v for v in (x_name, "x") if v))
+        from lsqfit_app.roles import formula_names
+        # formulas name columns by identifier ("t" for the column "t (s)")
+        self.fit_panel.set_variables(formula_names(table, [x_name] if x_name else []))
         if self._result is not None and x_name != self._result_x_name:
             self.set_result(None)
         self._schedule_refresh()

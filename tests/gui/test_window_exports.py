@@ -56,3 +56,23 @@ def test_export_without_a_result_says_so(qtbot):
     qtbot.addWidget(w)
     assert not w.exports.export_report("/tmp/never.html")
     assert w.result is None
+
+
+def test_formula_may_name_a_column_with_a_unit(qtbot):
+    """Typing a*exp(-t/tau)+c for the column "t (s)" is valid and fits (found by driving the GUI)."""
+    from lsqfit_app.core.table import Table
+    from lsqfit_app.gui.main_window import MainWindow
+    import numpy as np
+
+    t = np.linspace(0, 10, 30)
+    table = Table([("t (s)", t, "s"), ("signal (V)", 3 * np.exp(-t / 2) + 1, "V")])
+    w = MainWindow(table)
+    w._quiet = True
+    qtbot.addWidget(w)
+    w.set_roles("t (s)", "signal (V)")
+    w.set_model("a*exp(-t/tau)+c")
+    assert w.fit_panel.model is not None, w.fit_panel.formula_label.text()
+    with qtbot.waitSignal(w.controller.fit_finished, timeout=30000):
+        assert w.start_fit()
+    assert w.result.value("tau") == pytest.approx(2.0, rel=1e-6)
+    w.controller.shutdown()
