@@ -121,7 +121,7 @@ def test_event_loop_keeps_answering_during_long_fit(qtbot, slow_window):
     # process for a moment, so one late tick is tolerated, a freeze is not: a
     # fit on the GUI thread would show as one gap of the whole fit (> 1 s).
     gaps_ms = sorted(g * 1000 for g in gaps)
-    assert gaps_ms[int(0.95 * len(gaps_ms))] < 100, f"95th percentile gap {gaps_ms[-1]:.0f} ms"
+    assert gaps_ms[int(0.95 * len(gaps_ms))] < 100, f"95th percentile gap {gaps_ms[int(0.95 * len(gaps_ms))]:.0f} ms"
     assert sum(g > 100 for g in gaps_ms) <= 2, f"gaps over 100 ms: {[g for g in gaps_ms if g > 100]}"
     assert gaps_ms[-1] < 250, f"event loop blocked for {gaps_ms[-1]:.0f} ms"
     # live updates arrived, throttled to about 30 per second
