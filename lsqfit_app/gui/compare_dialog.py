@@ -108,6 +108,8 @@ class CompareDialog(QDialog):
         self._race_curves: dict[int, pg.PlotDataItem] = {}
         self._race_histories: dict[int, list[float]] = {}
         self._race_methods: list[str] = []
+        self._model_states: dict = {}
+        self._specs: list[str] = []
         self.comparison = None
         self.race_results = None
         self._timer = QTimer(self)
@@ -308,6 +310,7 @@ class CompareDialog(QDialog):
             return False
         self._problems = problems
         self._specs = specs
+        self._model_states = {}
 
         def job(cancel, put):
             return compare_models(problems, specs, nested=nested, cancel=cancel,
@@ -386,6 +389,13 @@ class CompareDialog(QDialog):
             if self._kind == "race":
                 self._race_histories.setdefault(index, []).append(state.objective)
                 changed.add(index)
+            else:
+                self._model_states[index] = state
+        if self._kind == "models" and self._model_states:
+            # one progress line for all the concurrent fits
+            parts = [f"{self._specs[i]}: it. {st.iteration}, objective {fmt(st.objective, 5)}"
+                     for i, st in sorted(self._model_states.items())]
+            self.status.setText("Fitting… " + " | ".join(parts))
         for index in changed:
             self._set_race_curve(index, self._race_histories[index])
 
