@@ -12,20 +12,18 @@ Two tabs share one background runner:
   final SSE and status.  It makes visible why gradient descent crawls where
   LM converges in a dozen iterations.
 
-Threading follows the fit controller's rules: a worker QObject in a QThread
-runs the Qt-free job; the job's per-iteration callback (worker threads, many
+Threading: a :class:`~lsqfit_app.gui.job_runner.JobRunner` runs the Qt-free
+job off the GUI thread; the job's per-iteration callback (worker threads, many
 of them) only appends to a thread-safe queue, which a GUI-thread timer drains
-at ~30 Hz; results come back through a queued signal to a @Slot; one
-CancelToken stops every fit; closing cancels and waits.
+at ~30 Hz; one CancelToken stops every fit; closing cancels and waits.
 """
 from __future__ import annotations
 
 import queue
-import traceback
 from typing import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
     QListWidget, QMessageBox, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
@@ -34,7 +32,7 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg  # noqa: E402  (PySide6 first: pyqtgraph picks the binding it finds)
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.core.progress import CancelToken
+from lsqfit_app.gui.job_runner import JobRunner
 from lsqfit_app.report.text import fmt
 
 POLL_MS = 33
@@ -51,31 +49,6 @@ class DecadeAxis(pg.AxisItem):
         if not self.logMode:
             return strings
         return [text if abs(v - round(v)) < 1e-6 else "" for v, text in zip(values, strings)]
-
-
-class JobWorker(QObject):
-    """Runs ``job(cancel, on_progress)`` once in its thread; emits finished or failed."""
-
-    finished = Signal(object)
-    failed = Signal(str, str)
-
-    def __init__(self, job: Callable):
-        super().__init__()
-        self._job = job
-        self.cancel_token = CancelToken()
-        self.progress: queue.SimpleQueue = queue.SimpleQueue()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self._job(self.cancel_token, self.progress.put)
-        except InputError as exc:
-            self.failed.emit(str(exc), "")
-            return
-        except Exception as exc:  # an engine bug must reach the dialog, not kill the thread
-            self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            return
-        self.finished.emit(result)
 
 
 class CompareDialog(QDialog):
@@ -102,8 +75,10 @@ class CompareDialog(QDialog):
         self.resize(1200, 760)
         self._make_problem = make_problem
         self._current_problem = current_problem
-        self._thread: QThread | None = None
-        self._worker: JobWorker | None = None
+        self._runner = JobRunner(self)
+        self._runner.finished.connect(self._on_runner_finished)
+        self._runner.failed.connect(self._on_runner_failed)
+        self._progress: queue.SimpleQueue | None = None
         self._kind = ""
         self._race_curves: dict[int, pg.PlotDataItem] = {}
         self._race_histories: dict[int, list[float]] = {}
@@ -246,44 +221,34 @@ class CompareDialog(QDialog):
     # ------------------------------------------------------------------ running
     @property
     def is_running(self) -> bool:
-        return self._worker is not None
+        return self._runner.is_running
 
     def model_specs(self) -> list[str]:
         return [self.model_list.item(i).text() for i in range(self.model_list.count())]
 
     def _start(self, kind: str, job: Callable) -> None:
-        worker = JobWorker(job)
-        thread = QThread()
-        thread.setObjectName(f"compare-{kind}")
-        worker.moveToThread(thread)
-        worker.finished.connect(self._on_worker_finished)
-        worker.failed.connect(self._on_worker_failed)
-        thread.started.connect(worker.run)
-        self._worker, self._thread, self._kind = worker, thread, kind
+        self._kind = kind
+        self._runner.start(job, f"compare-{kind}")
+        self._progress = self._runner.worker.progress
         self._set_running(True)
-        thread.start()
         self._timer.start()
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel_token.cancel()
+        if self._runner.is_running:
+            self._runner.cancel()
             self.status.setText("Cancelling...")
 
     def shutdown(self) -> None:
         """Cancel and wait (closing the dialog or the window)."""
-        if self._worker is None:
+        if not self._runner.is_running:
             return
-        self._worker.cancel_token.cancel()
-        self._release()
+        self._runner.shutdown()
+        self._finish_run()
 
-    def _release(self) -> None:
+    def _finish_run(self) -> None:
         self._timer.stop()
-        thread = self._thread
-        if thread is not None:
-            thread.quit()
-            thread.wait()
         self._drain()
-        self._thread = self._worker = None
+        self._progress = None
         self._set_running(False)
 
     def _set_running(self, running: bool) -> None:
@@ -377,13 +342,13 @@ class CompareDialog(QDialog):
 
     # ------------------------------------------------------------------ progress
     def _drain(self) -> None:
-        worker = self._worker
-        if worker is None:
+        progress = self._progress
+        if progress is None:
             return
         changed = set()
         while True:
             try:
-                index, state = worker.progress.get_nowait()
+                index, state = progress.get_nowait()
             except queue.Empty:
                 break
             if self._kind == "race":
@@ -409,21 +374,17 @@ class CompareDialog(QDialog):
         self._drain()
 
     @Slot(object)
-    def _on_worker_finished(self, result) -> None:
-        if self._worker is None or self.sender() is not self._worker:
-            return
+    def _on_runner_finished(self, result) -> None:
         kind = self._kind
-        self._release()
+        self._finish_run()
         if kind == "models":
             self._show_comparison(result)
         else:
             self._show_race(result)
 
     @Slot(str, str)
-    def _on_worker_failed(self, message: str, details: str) -> None:
-        if self._worker is None or self.sender() is not self._worker:
-            return
-        self._release()
+    def _on_runner_failed(self, message: str, details: str) -> None:
+        self._finish_run()
         self.status.setText(f"Failed: {message}")
         if details:
             box = QMessageBox(QMessageBox.Warning, "Comparison failed", message, parent=self)

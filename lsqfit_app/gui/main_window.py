@@ -63,7 +63,11 @@ class MainWindow(QMainWindow):
         self._source_read = None                         # the ReadResult of the data file
         self._source_path: str | None = None
         from lsqfit_app.gui.exports import ExportActions
+        from lsqfit_app.gui.job_runner import JobRunner
         self.exports = ExportActions(self)
+        self._guess_runner = JobRunner(self)
+        self._guess_runner.finished.connect(self._on_guess_runner_finished)
+        self._guess_runner.failed.connect(self._on_guess_runner_failed)
         self._result_x_name: str | None = None
         self._live_values: np.ndarray | None = None
         self._running_problem: FitProblem | None = None
@@ -607,21 +611,41 @@ class MainWindow(QMainWindow):
         self.fit_panel.set_result_available(result is not None)
         self.refresh_data()
 
-    def guess_starts(self) -> None:
-        """Fill empty start values from the data (the engine's guess)."""
+    def guess_starts(self) -> bool:
+        """Fill the start values from the data (the engine's guess), in the background.
+
+        A formula's start search can take seconds on big data: it runs off the
+        GUI thread like a fit, and the window keeps answering.
+        """
         from lsqfit_app.solvers import resolve_starts
+        if self._guess_runner.is_running or self.controller.is_running:
+            return False
         try:
             problem = self.build_problem()
-            params = [p.with_value(None) if not p.fixed else p for p in problem.params]
-            values = resolve_starts(problem.with_params(params))
         except InputError as exc:
             self._show_fit_error(str(exc))
-            return
-        except Exception as exc:  # a failing guess is a message, never a crash
-            self._show_fit_error(f"Could not guess start values: {exc}")
-            return
-        self.fit_panel.parameters.set_starts(dict(zip(problem.param_names, values)))
+            return False
+        params = [p.with_value(None) if not p.fixed else p for p in problem.params]
+        blank = problem.with_params(params)
+        names = problem.param_names
+
+        def job(cancel, _put):
+            return names, resolve_starts(blank, cancel)
+
+        self.show_message("Guessing start values from the data…")
+        return self._guess_runner.start(job, "guess-starts")
+
+    @Slot(object)
+    def _on_guess_runner_finished(self, value) -> None:
+        names, values = value
+        if self.fit_panel.model is None or tuple(self.fit_panel.model.param_names) != tuple(names):
+            return   # the model changed meanwhile: these starts belong to another one
+        self.fit_panel.parameters.set_starts(dict(zip(names, values)))
         self.show_message("Start values guessed from the data")
+
+    @Slot(str, str)
+    def _on_guess_runner_failed(self, message: str, _details: str) -> None:
+        self._show_fit_error(f"Could not guess start values: {message}")
 
     def use_result_as_start(self) -> None:
         """Copy the last result's values into the start column."""
@@ -882,6 +906,7 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.controller.shutdown()
+        self._guess_runner.shutdown()
         if self._compare_dialog is not None:
             self._compare_dialog.shutdown()
             self._compare_dialog.close()

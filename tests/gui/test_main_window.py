@@ -176,7 +176,8 @@ def test_engine_exception_reaches_the_window(qtbot, window, peak_csv):
 def test_guess_and_use_result_as_start(qtbot, window, peak_csv):
     window.open_path(str(peak_csv), ask=False)
     window.set_model("gaussian+line")
-    window.guess_starts()
+    with qtbot.waitSignal(window._guess_runner.finished, timeout=10000):
+        assert window.guess_starts()          # off the GUI thread, like a fit
     starts = window.fit_panel.parameters.starts()
     assert all(s is not None for s in starts)
     qtbot.waitUntil(lambda: window.plots.preview_item.getData()[0] is not None, timeout=2000)
@@ -187,6 +188,16 @@ def test_guess_and_use_result_as_start(qtbot, window, peak_csv):
     result = _fit(qtbot, window)
     window.use_result_as_start()
     np.testing.assert_allclose(window.fit_panel.parameters.starts(), result.values)
+
+
+def test_guess_starts_for_a_formula_runs_in_the_background(qtbot, window, peak_csv):
+    window.open_path(str(peak_csv), ask=False)
+    window.set_model("A*exp(-(x-m)**2/(2*s**2)) + k*x + b")
+    with qtbot.waitSignal(window._guess_runner.finished, timeout=30000):
+        assert window.guess_starts()
+        assert window._guess_runner.is_running   # the call returned at once
+    starts = dict(zip(window.fit_panel.model.param_names, window.fit_panel.parameters.starts()))
+    assert abs(starts["m"] - 497) < 10
 
 
 def test_unsaved_changes_prompt(qtbot, window, peak_csv, monkeypatch):

@@ -19,8 +19,7 @@ def fitted(qtbot):
         open_example(w)
     yield w
     w.controller.shutdown()
-    w.undo_stack.setClean()
-    w._settings_modified = False
+    w._closing = True
 
 
 def test_export_report_script_data_and_plot(fitted, tmp_path):
@@ -56,6 +55,7 @@ def test_export_without_a_result_says_so(qtbot):
     qtbot.addWidget(w)
     assert not w.exports.export_report("/tmp/never.html")
     assert w.result is None
+    w._closing = True
 
 
 def test_formula_may_name_a_column_with_a_unit(qtbot):
@@ -76,3 +76,4 @@ def test_formula_may_name_a_column_with_a_unit(qtbot):
         assert w.start_fit()
     assert w.result.value("tau") == pytest.approx(2.0, rel=1e-6)
     w.controller.shutdown()
+    w._closing = True          # no unsaved-changes prompt when the test closes it
