@@ -63,6 +63,18 @@ class ExportActions:
                 "is that of the file as read.",))
         return context
 
+    def _comparison(self, result):
+        """Results of the last model comparison or solver race, for the report (or None)."""
+        dialog = getattr(self.window, "_compare_dialog", None)
+        if dialog is None:
+            return None
+        others = []
+        if dialog.comparison is not None:
+            others += [r for r in dialog.comparison.results if r is not result]
+        if dialog.race_results:
+            others += [r for r in dialog.race_results if r is not result]
+        return others or None
+
     def _done(self, what: str, path: str) -> None:
         self.window.show_message(f"Wrote {what} to {path}")
 
@@ -81,7 +93,8 @@ class ExportActions:
             return False
         result, problem = ready
         try:
-            write_report(result, problem, path, context=self._context(problem))
+            write_report(result, problem, path, context=self._context(problem),
+                         comparison=self._comparison(result))
         except (InputError, OSError) as exc:
             self._failed("report", exc)
             return False

@@ -77,3 +77,18 @@ def test_formula_may_name_a_column_with_a_unit(qtbot):
     assert w.result.value("tau") == pytest.approx(2.0, rel=1e-6)
     w.controller.shutdown()
     w._closing = True          # no unsaved-changes prompt when the test closes it
+
+
+def test_report_includes_a_comparison_run_in_the_dialog(fitted, qtbot, tmp_path):
+    w = fitted
+    dialog = w.open_compare_dialog()
+    dialog = dialog or w._compare_dialog
+    dialog.model_list.clear()
+    dialog.model_list.addItems(["gaussian+line", "lorentzian+line"])
+    with qtbot.waitSignal(dialog.running_changed, timeout=60000, check_params_cb=lambda r: not r):
+        assert dialog.run_models()
+    assert w.exports.export_report(str(tmp_path / "c.html"))
+    html = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "lorentzian+line" in html and "ΔAICc" in html
+    dialog.shutdown()
+    dialog.close()
