@@ -20,6 +20,18 @@ from numpy.polynomial import polynomial as _poly
 CHUNK = 1 << 15
 
 
+def _powers(xs: np.ndarray, buf: np.ndarray, degree: int, mid: float, half: float) -> np.ndarray:
+    """Rows t**0..t**degree of a chunk, t = (x - mid)/half, written into ``buf``."""
+    out = buf[: degree + 1, : xs.size]
+    out[0] = 1.0
+    if degree >= 1:
+        np.subtract(xs, mid, out=out[1])
+        out[1] *= 1.0 / half
+    for j in range(2, degree + 1):
+        np.multiply(out[j - 1], out[1], out=out[j])
+    return out
+
+
 def _accumulate(x, y, w, degree, mid, half, first, last):
     """Sum of [V; y] W [V; y]^T over rows first..last, chunk by chunk."""
     k = degree + 1
@@ -27,15 +39,8 @@ def _accumulate(x, y, w, degree, mid, half, first, last):
     V = np.empty((k + 1, CHUNK))
     for start in range(first, last, CHUNK):
         stop = min(start + CHUNK, last)
-        xs = x[start:stop]
-        m = xs.size
-        Vm = V[:, :m]
-        Vm[0] = 1.0
-        if degree >= 1:
-            np.subtract(xs, mid, out=Vm[1])
-            Vm[1] *= 1.0 / half
-        for j in range(2, k):
-            np.multiply(Vm[j - 1], Vm[1], out=Vm[j])
+        Vm = _powers(x[start:stop], V, degree, mid, half)
+        Vm = V[:, :Vm.shape[1]]
         Vm[k] = y[start:stop]
         if w is not None:
             acc += (Vm * w[start:stop]) @ Vm.T
@@ -56,15 +61,8 @@ def _hankel_sums(x, y, degree, mid, half):
     M = np.zeros(k)
     P = np.empty((k, CHUNK))
     for start in range(0, x.size, CHUNK):
-        xs = x[start:start + CHUNK]
-        m = xs.size
-        Pm = P[:, :m]
-        Pm[0] = 1.0
-        if degree >= 1:
-            np.subtract(xs, mid, out=Pm[1])
-            Pm[1] *= 1.0 / half
-        for j in range(2, k):
-            np.multiply(Pm[j - 1], Pm[1], out=Pm[j])
+        Pm = _powers(x[start:start + CHUNK], P, degree, mid, half)
+        m = Pm.shape[1]
         M += Pm @ y[start:start + CHUNK]
         S[0] += m
         if degree >= 1:
