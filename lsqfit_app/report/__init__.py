@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.report.files import checked_suffix
 from lsqfit_app.report.context import MaskedRow, ReportContext
 from lsqfit_app.report.exports import copy_results_tsv, export_fit
 from lsqfit_app.report.figures import save_figure
@@ -48,11 +49,7 @@ def write_report(result, problem, path, context: ReportContext | None = None,
     InputError
         Unknown suffix, or the file cannot be written.
     """
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in REPORT_SUFFIXES:
-        raise InputError(f"cannot write a report to {path!r}: the file name must end in "
-                         f"{', '.join(REPORT_SUFFIXES)}")
+    path, suffix = checked_suffix(path, REPORT_SUFFIXES, "write a report to")
     if context is None:
         context = ReportContext.minimal(problem)
     comparison = list(comparison) if comparison else None

@@ -76,13 +76,9 @@ def export_fit(result, problem, path) -> None:
     InputError
         Unknown suffix, or the file cannot be written.
     """
-    from lsqfit_app.report.files import write_bytes_atomic, write_text_atomic
+    from lsqfit_app.report.files import checked_suffix, write_bytes_atomic, write_text_atomic
 
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in EXPORT_SUFFIXES:
-        raise InputError(f"cannot export fitted data to {path!r}: use one of "
-                         f"{', '.join(EXPORT_SUFFIXES)}")
+    path, suffix = checked_suffix(path, EXPORT_SUFFIXES, "export fitted data to")
     header, rows = fit_table(result, problem)
     if suffix == ".csv":
         buf = io.StringIO()

@@ -27,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.report.files import checked_suffix
 
 KINDS = ("fit", "residuals", "fit_residuals", "distribution", "history", "comparison")
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -377,11 +378,7 @@ def save_figure(result, problem, path, dpi: int = 150, kind: str = "fit",
     InputError
         Unknown suffix or kind, or the file cannot be written.
     """
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise InputError(f"cannot save a plot as {path!r}: use one of "
-                         f"{', '.join(IMAGE_SUFFIXES)}")
+    path, suffix = checked_suffix(path, IMAGE_SUFFIXES, "save a plot as")
     if not (isinstance(dpi, (int, float)) and 10 <= dpi <= 2400):
         raise InputError(f"dpi must be between 10 and 2400, got {dpi!r}")
     fig = make_figure(result, problem, kind, comparison=comparison)

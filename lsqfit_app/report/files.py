@@ -52,3 +52,16 @@ def write_bytes_atomic(path, data: bytes) -> None:
 
 def write_text_atomic(path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def checked_suffix(path, allowed, action: str) -> tuple[str, str]:
+    """(path, lower-case suffix), or InputError naming the path and the allowed suffixes.
+
+    ``action`` completes "cannot ... {path}", e.g. "write a report to".
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in allowed:
+        raise InputError(f"cannot {action} {path!r}: the file name must end in "
+                         f"{', '.join(allowed)}")
+    return path, suffix
