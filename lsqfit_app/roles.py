@@ -6,9 +6,10 @@ parameter settings; this module resolves names, builds the model with the
 right predictor names, and validates everything with messages that name the
 column or parameter at fault.
 
-Predictor names.  Library models call their predictor ``x``.  A formula may
-use column names directly ("a*exp(-t/tau)"), and ``x`` always means the
-first x column (so "a*exp(-x/tau)" works whatever the header says).
+Predictor names.  Library models call their predictor ``x``.  A formula
+names columns by ``Table.identifier_names`` ("t" for the column "t (s)"),
+and ``x`` always means the first x column (so "a*exp(-x/tau)" works
+whatever the header says).
 """
 from __future__ import annotations
 
@@ -78,58 +79,24 @@ def parse_param(text: str, fixed: bool = False) -> ParamSpec:
                      fixed, len(parts) == 3)
 
 
-def identifier_for(header: str) -> str:
-    """A formula-friendly name for a column header: "t (s)" -> "t", "Elapsed Time" -> "Elapsed_Time"."""
-    import re
-
-    from lsqfit_app.core.table import split_unit
-
-    name, _unit = split_unit(header)
-    ident = re.sub(r"\W+", "_", name.strip()).strip("_")
-    if not ident:
-        return ""
-    if ident[0].isdigit():
-        ident = "c" + ident
-    return ident
-
-
-def column_aliases(table) -> dict[str, str]:
-    """Identifier -> column name, for headers that are not identifiers themselves."""
-    names = table.names
-    aliases: dict[str, str] = {}
-    taken = set(names)
-    for name in names:
-        if name.isidentifier():
-            continue
-        ident = identifier_for(name)
-        if ident and ident not in taken and ident not in aliases:
-            aliases[ident] = name
-    return aliases
-
-
 def formula_names(table, x_columns) -> tuple[str, ...]:
     """The names a formula may use for the x columns: identifiers, plus "x" for the first."""
-    ident_of = {v: k for k, v in column_aliases(table).items()}
-    names = []
-    for column in x_columns:
-        if column in table.names:
-            name = column if column.isidentifier() else ident_of.get(column)
-            if name:
-                names.append(name)
+    ident_of = {v: k for k, v in table.identifier_names().items()}
+    names = [ident_of[c] for c in x_columns if c in ident_of]
     if "x" not in names:
         names.append("x")
     return tuple(names)
 
 
 def resolve_column(table, key: str):
-    """A column by header, 1-based number or identifier alias (InputError otherwise)."""
+    """A column by header, 1-based number or formula identifier (InputError otherwise)."""
     try:
         return table.column(key)
     except InputError:
-        alias = column_aliases(table).get(str(key).strip())
-        if alias is None:
+        name = table.identifier_names().get(str(key).strip())
+        if name is None:
             raise
-        return table.column(alias)
+        return table.column(name)
 
 
 @dataclass
@@ -147,16 +114,12 @@ class Selection:
 def select(table, roles: Roles, model_spec: str) -> Selection:
     """Resolve columns and build the model."""
     from lsqfit_app.models import make_model
-    from lsqfit_app.models.expression import compile_column_expression
 
     x_infos = [resolve_column(table, key) for key in roles.x]
     for info in x_infos:
         if not info.numeric:
             raise InputError(f"column {info.name!r} holds text, not numbers; it cannot be x")
     names = table.names
-    aliases = column_aliases(table)
-    by_ident = {n: n for n in names if n.isidentifier()}
-    by_ident.update(aliases)
     # y: a column (name, number or alias) or an expression of columns
     try:
         y_info = resolve_column(table, roles.y)
@@ -167,10 +130,7 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
     except InputError:
         if roles.y in names or roles.y.isdigit() or roles.y.strip().isidentifier():
             raise
-        expr = compile_column_expression(roles.y, list(by_ident))
-        env = {n: table.column(by_ident[n]).values for n in expr.names}
-        with np.errstate(all="ignore"):
-            y = np.asarray(expr.evaluate(env), dtype=float) * np.ones(table.n_rows)
+        y = table.evaluate(roles.y)
         y_label = roles.y
         y_info = None
     sigma = None
@@ -182,7 +142,7 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
 
     # the formula's predictor names: the x columns (by identifier), plus "x"
     # for the first one; without an explicit -x every other numeric column too
-    ident_of = {v: k for k, v in by_ident.items()}
+    ident_of = {v: k for k, v in table.identifier_names().items()}
     source: dict[str, str] = {}
     for info in x_infos:
         if info.name in ident_of:

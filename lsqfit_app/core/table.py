@@ -479,11 +479,15 @@ class Table:
         """``{identifier: column name}`` usable in column expressions.
 
         A header such as ``"freq/Hz"`` is not a valid identifier; its base
-        name (``"freq"``) is offered instead when that is one.
+        name (``"freq"``) is offered instead when that is one, else the base
+        name with other characters turned into ``_`` ("Elapsed Time (s)" ->
+        ``Elapsed_Time``; a leading digit gets a ``c``).  Formulas, response
+        expressions and computed columns all name columns this way.
         """
         out: dict[str, str] = {}
         for c in self._columns:
-            for candidate in (c.name, split_unit(c.name)[0]):
+            base = split_unit(c.name)[0]
+            for candidate in (c.name, base, _identifier(base)):
                 if candidate.isidentifier() and candidate not in out:
                     out[candidate] = c.name
                     break
@@ -639,6 +643,12 @@ class Table:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+def _identifier(text: str) -> str:
+    """``text`` made into an identifier ("" when nothing is left)."""
+    ident = re.sub(r"\W+", "_", text.strip()).strip("_")
+    return "c" + ident if ident[:1].isdigit() else ident
 
 
 def _formula_names(formula: str) -> set[str]:

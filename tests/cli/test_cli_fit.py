@@ -167,3 +167,17 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "lsqfit_app", "models"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and "gaussian" in proc.stdout
+
+
+def test_headers_with_spaces_and_units_get_formula_names(capsys, tmp_path):
+    from lsqfit_app.core.table import Table
+
+    table = Table([("Elapsed Time (s)", [1.0, 2.0]), ("2000", [3.0, 4.0]), ("y", [5.0, 6.0])])
+    assert table.identifier_names() == {"Elapsed_Time": "Elapsed Time (s)", "c2000": "2000",
+                                        "y": "y"}
+    path = tmp_path / "t.csv"
+    path.write_text("Elapsed Time (s),signal\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n")
+    code = main(["fit", str(path), "-x", "Elapsed_Time", "-y", "signal",
+                 "--model", "k*Elapsed_Time", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["parameters"][0]["value"] == pytest.approx(1.99, abs=0.05)
