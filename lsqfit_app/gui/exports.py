@@ -21,6 +21,10 @@ _SUFFIX = {"HTML": ".html", "PDF report": ".pdf", "Markdown": ".md", "CSV": ".cs
            "Excel": ".xlsx", "Python": ".py", "PNG": ".png", "SVG": ".svg", "PDF (": ".pdf"}
 
 
+class _Cancelled(Exception):
+    """The user cancelled a follow-up question (e.g. the resolution)."""
+
+
 class ExportActions:
     """Export commands for a main window (which provides result, problem and source)."""
 
@@ -82,81 +86,62 @@ class ExportActions:
         self.window.show_message(f"Could not write the {what}: {exc}", error=True)
 
     # -- commands --------------------------------------------------------
-    def export_report(self, path: str | None = None) -> bool:
-        from lsqfit_app.report import write_report
-
+    def _export(self, what: str, title: str, filters: str, suffix: str, write,
+                path: str | None) -> bool:
+        """The shared steps: a result to export, a path, write, say what happened."""
         ready = self._ready()
         if ready is None:
             return False
-        path = path or self._ask_path("Export report", REPORT_FILTER, ".html")
+        path = path or self._ask_path(title, filters, suffix)
         if not path:
             return False
-        result, problem = ready
         try:
-            write_report(result, problem, path, context=self._context(problem),
-                         comparison=self._comparison(result))
-        except (InputError, OSError) as exc:
-            self._failed("report", exc)
+            write(*ready, path)
+        except _Cancelled:
             return False
-        self._done("the report", path)
+        except (InputError, OSError) as exc:
+            self._failed(what, exc)
+            return False
+        self._done(f"the {what}", path)
         return True
+
+    def export_report(self, path: str | None = None) -> bool:
+        from lsqfit_app.report import write_report
+
+        def write(result, problem, target):
+            write_report(result, problem, target, context=self._context(problem),
+                         comparison=self._comparison(result))
+
+        return self._export("report", "Export report", REPORT_FILTER, ".html", write, path)
 
     def export_fitted_data(self, path: str | None = None) -> bool:
         from lsqfit_app.report import export_fit
 
-        ready = self._ready()
-        if ready is None:
-            return False
-        path = path or self._ask_path("Export fitted data", DATA_FILTER, ".csv")
-        if not path:
-            return False
-        try:
-            export_fit(*ready, path)
-        except (InputError, OSError) as exc:
-            self._failed("fitted data", exc)
-            return False
-        self._done("the fitted data", path)
-        return True
+        return self._export("fitted data", "Export fitted data", DATA_FILTER, ".csv",
+                            export_fit, path)
 
     def export_script(self, path: str | None = None) -> bool:
         from lsqfit_app.report import write_script
 
-        ready = self._ready()
-        if ready is None:
-            return False
-        path = path or self._ask_path("Export reproducing script", SCRIPT_FILTER, ".py")
-        if not path:
-            return False
-        result, problem = ready
-        try:
-            write_script(result, problem, path, context=self._context(problem))
-        except (InputError, OSError) as exc:
-            self._failed("script", exc)
-            return False
-        self._done("a script that reproduces the fit", path)
-        return True
+        def write(result, problem, target):
+            write_script(result, problem, target, context=self._context(problem))
+
+        return self._export("script that reproduces the fit", "Export reproducing script",
+                            SCRIPT_FILTER, ".py", write, path)
 
     def export_plot(self, path: str | None = None, dpi: int | None = None) -> bool:
         from lsqfit_app.report import save_figure
 
-        ready = self._ready()
-        if ready is None:
-            return False
-        path = path or self._ask_path("Export plot", PLOT_FILTER, ".png")
-        if not path:
-            return False
-        if dpi is None and path.lower().endswith(".png"):
-            dpi, ok = QInputDialog.getInt(self.window, "Export plot", "Resolution (dots per inch):",
-                                          300, 50, 1200, 50)
-            if not ok:
-                return False
-        try:
-            save_figure(*ready, path, dpi=dpi or 300, kind="fit_residuals")
-        except (InputError, OSError) as exc:
-            self._failed("plot", exc)
-            return False
-        self._done("the plot", path)
-        return True
+        def write(result, problem, target):
+            resolution = dpi
+            if resolution is None and target.lower().endswith(".png"):
+                resolution, ok = QInputDialog.getInt(
+                    self.window, "Export plot", "Resolution (dots per inch):", 300, 50, 1200, 50)
+                if not ok:
+                    raise _Cancelled
+            save_figure(result, problem, target, dpi=resolution or 300, kind="fit_residuals")
+
+        return self._export("plot", "Export plot", PLOT_FILTER, ".png", write, path)
 
     def copy_results(self) -> bool:
         from lsqfit_app.report import copy_results_tsv
