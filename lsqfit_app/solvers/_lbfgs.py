@@ -27,7 +27,7 @@ def variable_scale(obj: Objective, theta0: np.ndarray) -> np.ndarray:
 def run_lbfgs(obj: Objective, options) -> Outcome:
     theta0 = np.clip(obj.theta0, obj.lower, obj.upper)
     d = variable_scale(obj, theta0)
-    obj.report(theta0, obj.value(theta0))
+    obj.report(theta0)   # reuses the residuals already computed at the start
 
     def fg(u):
         f, g = obj.value_and_gradient(u / d)

@@ -64,7 +64,6 @@ class Objective:
         self.history: list[float] = []
         self.best_theta = self.full[self.free].copy()
         self.best_objective = math.inf
-        self.saw_nonfinite = False
         self._last_key: bytes | None = None
         self._last_r: np.ndarray | None = None
 
@@ -110,9 +109,7 @@ class Objective:
     def _track(self, theta: np.ndarray, r: np.ndarray) -> None:
         """Remember the best finite point (NaN/inf make the objective non-finite)."""
         obj = self.objective_of(r)
-        if not math.isfinite(obj):
-            self.saw_nonfinite = True
-        elif obj < self.best_objective:
+        if math.isfinite(obj) and obj < self.best_objective:
             self.best_objective = obj
             self.best_theta = theta.copy()
 

@@ -32,15 +32,15 @@ def _powers(xs: np.ndarray, buf: np.ndarray, degree: int, mid: float, half: floa
     return out
 
 
-def _accumulate(x, y, w, degree, mid, half, first, last):
-    """Sum of [V; y] W [V; y]^T over rows first..last, chunk by chunk."""
+def _accumulate(x, y, w, degree, mid, half):
+    """Sum of [V; y] W [V; y]^T over all rows, chunk by chunk."""
     k = degree + 1
     acc = np.zeros((k + 1, k + 1))
     V = np.empty((k + 1, CHUNK))
-    for start in range(first, last, CHUNK):
-        stop = min(start + CHUNK, last)
-        Vm = _powers(x[start:stop], V, degree, mid, half)
-        Vm = V[:, :Vm.shape[1]]
+    for start in range(0, x.size, CHUNK):
+        stop = start + CHUNK
+        m = _powers(x[start:stop], V, degree, mid, half).shape[1]
+        Vm = V[:, :m]     # the powers, and below them y
         Vm[k] = y[start:stop]
         if w is not None:
             acc += (Vm * w[start:stop]) @ Vm.T
@@ -92,7 +92,7 @@ def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | N
     if w is None:
         G, b = _hankel_sums(x, y, degree, mid, half)
         return G, b, _scaled_to_monomial(degree, mid, half)
-    acc = _accumulate(x, y, w, degree, mid, half, 0, x.size)
+    acc = _accumulate(x, y, w, degree, mid, half)
     return acc[:k, :k], acc[:k, k], _scaled_to_monomial(degree, mid, half)
 
 

@@ -33,7 +33,7 @@ def interior_start(theta0: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> 
 def run_trf(obj: Objective, options) -> Outcome:
     lower, upper = obj.lower, obj.upper
     theta0 = interior_start(obj.theta0, lower, upper)
-    obj.report(theta0, obj.value(theta0))
+    obj.report(theta0)   # reuses the residuals already computed at the start
 
     def callback(intermediate_result):
         x = intermediate_result.x
