@@ -4,7 +4,8 @@ For n in the millions, forming the n x (d+1) Vandermonde matrix and its QR
 costs gigabytes and seconds.  Instead x is mapped to t = (x - mid)/half in
 [-1, 1] and the normal equations in t**0..t**d are accumulated chunk by chunk
 (each chunk in cache; unweighted, only the 2d+1 power sums of the Hankel
-Gram matrix and d+1 moments, by BLAS dot products), then solved by Cholesky.  Scaling
+Gram matrix and d+1 moments: in one compiled pass (``_kernels``, numba)
+on big data, or by BLAS dot products), then solved by Cholesky.  Scaling
 to [-1, 1] keeps the Gram matrix's condition modest for the degrees users
 fit on big data (about 1e3 for degree 5 on uniform x), where the raw powers
 of x would be hopeless; the coefficients in t are then mapped to
@@ -70,10 +71,29 @@ def _hankel_sums(x, y, degree, mid, half):
         for p in range(2, 2 * degree + 1):
             a = p // 2
             S[p] += Pm[a] @ Pm[p - a]
+    return _hankel(S, M)
+
+
+def _hankel(S: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Gram matrix G[i, j] = S[i + j] and the right-hand side M."""
+    k = M.size
     G = np.empty((k, k))
     for i in range(k):
         G[i] = S[i:i + k]
     return G, M
+
+
+#: below this many points numpy's passes are cheap and the compiled kernels
+#: (and numba's import) are not worth it
+KERNEL_MIN_POINTS = 1 << 18
+
+
+def _kernels_for(n: int):
+    """The compiled-kernel module for big data when numba is there, else None."""
+    if n < KERNEL_MIN_POINTS:
+        return None
+    from lsqfit_app.solvers import _kernels
+    return _kernels if _kernels.available() else None
 
 
 def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | None = None):
@@ -84,13 +104,18 @@ def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | N
     Unweighted data take the Hankel power-sum path; weighted data stack a
     chunk of V with y so that one GEMM per chunk gives G and b.
     """
-    lo, hi = float(np.min(x)), float(np.max(x))
+    kernels = _kernels_for(x.size)
+    lo, hi = kernels.min_max(x) if kernels else (float(np.min(x)), float(np.max(x)))
     if hi == lo:
         hi = lo + 1.0
     mid, half = (hi + lo) / 2, (hi - lo) / 2
     k = degree + 1
     if w is None:
-        G, b = _hankel_sums(x, y, degree, mid, half)
+        sums = kernels.power_sums(x, y, degree, mid, half) if kernels else None
+        if sums is not None:
+            G, b = _hankel(*sums)
+        else:
+            G, b = _hankel_sums(x, y, degree, mid, half)
         return G, b, _scaled_to_monomial(degree, mid, half)
     acc = _accumulate(x, y, w, degree, mid, half)
     return acc[:k, :k], acc[:k, k], _scaled_to_monomial(degree, mid, half)
