@@ -111,6 +111,8 @@ class FitProblem:
         if sigma is not None:
             named[labels.get("sigma", "sigma") if labels else "sigma"] = sigma
         for name, arr in named.items():
+            if not np.isinf(arr).any():
+                continue
             bad = np.flatnonzero(np.isinf(arr) & ~excl)
             if bad.size:
                 raise InputError(f"column {name!r} has infinite values in rows {_rows_text(bad)}")
@@ -135,7 +137,7 @@ class FitProblem:
                       excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
                       used_mask=used)
         n_free = sum(not p.fixed for p in settings)
-        if problem.n_used < max(n_free, 1):
+        if int(np.count_nonzero(used)) < max(n_free, 1):
             raise InputError(
                 f"too few points: {problem.n_used} usable points for {n_free} free parameters")
         return problem

@@ -27,19 +27,26 @@ estimated, -2 log L = n log(2 pi SSE/n) + n and k = p + 1 (Burnham & Anderson
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 from scipy import special as _sp
+from scipy.linalg import lapack
 
 T_LEVEL = 0.95
+_EPS = float(np.finfo(float).eps)
 
 
 def column_scale(J: np.ndarray) -> np.ndarray:
-    """Powers of two near each column's norm (1 for zero columns)."""
-    norms = np.sqrt(np.einsum("ij,ij->j", J, J)) if J.size else np.ones(J.shape[1])
-    norms = np.where((norms > 0) & np.isfinite(norms), norms, 1.0)
-    return np.exp2(np.round(np.log2(norms)))
+    """Powers of two at or just above each column's norm (1 for zero or non-finite columns).
+
+    Dividing by a power of two is exact, so scaling adds no rounding error.
+    frexp gives the exponent directly, and maps 0, inf and NaN to exponent 0.
+    """
+    if not J.size:
+        return np.ones(J.shape[1])
+    return np.ldexp(1.0, np.frexp(np.sqrt(np.einsum("ij,ij->j", J, J)))[1])
 
 
 #: rows per block of the streamed (TSQR) factorisation of tall Jacobians
@@ -61,19 +68,39 @@ def r_factor(A: np.ndarray) -> np.ndarray:
     return R
 
 
-def leverage(J: np.ndarray, R: np.ndarray | None = None) -> np.ndarray:
-    """Diagonal of the hat matrix J (J^T J)^-1 J^T, via h_i = |J_i R^-1|^2."""
+# LAPACK is called directly for the p x p factors below: numpy's wrappers
+# cost several times the work itself on the 4 x 4 matrices of a typical fit,
+# and these run once per fit.
+
+def leverage(J: np.ndarray, R: np.ndarray | None = None,
+             scale: np.ndarray | None = None) -> np.ndarray:
+    """Diagonal of the hat matrix J (J^T J)^-1 J^T, via h_i = |J_i R^-1|^2.
+
+    ``R`` (optional) is the R factor of J / ``column_scale(J)``; ``scale``
+    (optional) is that column scale.  A given R implies a finite J.
+    """
     m, p = J.shape
-    if p == 0 or not np.all(np.isfinite(J)):
+    if p == 0:
         return np.zeros(m)
-    scale = column_scale(J)
     if R is None:
+        if not np.isfinite(J).all():
+            return np.zeros(m)
+        scale = column_scale(J)
         R = r_factor(J / scale)
-    if np.any(np.abs(np.diag(R)) <= np.finfo(float).eps * np.abs(R).max() * max(m, p)):
+    elif scale is None:
+        scale = column_scale(J)
+    d = np.abs(R.diagonal())
+    if R.shape[0] < p or d.min() <= _EPS * np.abs(R).max() * max(m, p):
         return np.full(m, np.nan)
     # R is tiny (p x p): its inverse is cheap, and one GEMM per block beats
-    # scipy's triangular solve, whose call overhead dominates small fits
-    r_inv = np.linalg.inv(R) / scale[:, None]
+    # a triangular solve, whose call overhead dominates small fits
+    r_inv, info = lapack.dtrtri(np.ascontiguousarray(R[:p, :p]), lower=0)
+    if info != 0:
+        return np.full(m, np.nan)
+    r_inv /= scale[:, None]
+    if m <= QR_CHUNK:
+        L = J @ r_inv
+        return np.einsum("ij,ij->i", L, L)
     h = np.empty(m)
     for start in range(0, m, QR_CHUNK):
         L = J[start:start + QR_CHUNK] @ r_inv
@@ -81,27 +108,31 @@ def leverage(J: np.ndarray, R: np.ndarray | None = None) -> np.ndarray:
     return h
 
 
-def covariance_unscaled(J: np.ndarray, names: list[str],
-                        R: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = None,
+                        scale: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """(J^T J)^-1 over J's columns, and notes for undetermined parameters.
 
     Returns the matrix (NaN rows/columns where a parameter is not determined)
     and, per column, a note ("" when fine).  ``R``, when given, is the R
-    factor of J with its columns scaled by ``column_scale(J)``.
+    factor of J with its columns scaled by ``column_scale(J)`` (``scale``,
+    when given); a given R implies a finite J.
     """
     m, p = J.shape
     notes = [""] * p
     if p == 0:
         return np.zeros((0, 0)), notes
-    if not np.all(np.isfinite(J)):
+    if R is None and not np.isfinite(J).all():
         return np.full((p, p), np.nan), ["the Jacobian is not finite at the solution"] * p
-    scale = column_scale(J)
     if m < p:
         return np.full((p, p), np.nan), ["too few points to determine the parameters"] * p
+    if scale is None:
+        scale = column_scale(J)
     if R is None:
         R = r_factor(J / scale)
-    U, s, Vt = np.linalg.svd(R)
-    tol = s[0] * max(m, p) * np.finfo(float).eps if s.size and s[0] > 0 else 0.0
+    _u, s, Vt, info = lapack.dgesdd(R)
+    if info != 0:
+        _u, s, Vt = np.linalg.svd(R)
+    tol = s[0] * max(m, p) * _EPS if s.size and s[0] > 0 else 0.0
     if s.size == 0 or s[0] == 0 or s[-1] <= tol:
         # Rank deficient: name the parameters involved in the null space.
         cov = np.full((p, p), np.nan)
@@ -112,12 +143,12 @@ def covariance_unscaled(J: np.ndarray, names: list[str],
             notes[i] = (f"singular Jacobian: {who} cannot be determined separately "
                         "from these data")
         return cov, notes
-    inv_s = 1.0 / s
-    cov_s = (Vt.T * inv_s**2) @ Vt
-    cov = cov_s / np.outer(scale, scale)
+    Vs = Vt / s[:, None]
+    cov = (Vs.T @ Vs) / np.outer(scale, scale)
     return cov, notes
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(dof: int, level: float = T_LEVEL) -> float:
     if dof <= 0:
         return math.nan
@@ -129,6 +160,13 @@ def p_value(t: float, dof: int) -> float:
     if dof <= 0 or not math.isfinite(t):
         return math.nan
     return float(2 * _sp.stdtr(dof, -abs(t)))
+
+
+def p_values(t: np.ndarray, dof: int) -> np.ndarray:
+    """Two-sided p values of t statistics (NaN where t is not finite), in one call."""
+    if dof <= 0:
+        return np.full(np.shape(t), math.nan)
+    return 2 * _sp.stdtr(dof, -np.abs(t))
 
 
 def has_intercept(J: np.ndarray) -> bool:
@@ -147,22 +185,26 @@ def has_intercept(J: np.ndarray) -> bool:
     return float(np.linalg.norm(resid)) <= 1e-8 * math.sqrt(m)
 
 
-def goodness_of_fit(y: np.ndarray, w: np.ndarray, r_w: np.ndarray, n_free: int,
+def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free: int,
                     absolute_sigma: bool, weighted: bool, centered: bool,
                     sigma: np.ndarray) -> dict:
     """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals."""
     n = int(y.size)
     dof = n - n_free
-    with np.errstate(over="ignore", invalid="ignore"):
-        sse = float(np.dot(r_w, r_w))
+    sse = float(np.dot(r_w, r_w))   # a BLAS dot: no floating-point warnings to silence
     rmse = math.sqrt(sse / n) if n else math.nan
     residual_sd = math.sqrt(sse / dof) if dof > 0 else math.nan
+    # w None: unweighted (all weights 1), skipping the multiplications
     if centered:
-        ybar = float(np.sum(w * y) / np.sum(w))
-        sst = float(np.sum(w * (y - ybar) ** 2))
+        if w is None:
+            d = y - float(y.sum()) / n if n else y
+            sst = float(d @ d)
+        else:
+            ybar = float(np.sum(w * y) / np.sum(w))
+            sst = float(np.sum(w * (y - ybar) ** 2))
         dof_t = n - 1
     else:
-        sst = float(np.sum(w * y * y))
+        sst = float(y @ y) if w is None else float(np.sum(w * y * y))
         dof_t = n
     r2 = 1.0 - sse / sst if sst > 0 else math.nan
     adj = 1.0 - (sse / dof) / (sst / dof_t) if (sst > 0 and dof > 0 and dof_t > 0) else math.nan
@@ -176,7 +218,8 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray, r_w: np.ndarray, n_free: int,
         if weighted:
             # relative weights: the scale is estimated, like an unweighted fit,
             # with the Jacobian of the weights' normalisation (sum log w) kept.
-            m2ll = n * math.log(2 * math.pi * sse / n) + n - float(np.sum(np.log(w))) \
+            log_w = float(np.sum(np.log(w))) if w is not None else 0.0
+            m2ll = n * math.log(2 * math.pi * sse / n) + n - log_w \
                 if sse > 0 else -math.inf
         else:
             m2ll = n * math.log(2 * math.pi * sse / n) + n if sse > 0 else -math.inf

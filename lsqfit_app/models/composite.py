@@ -54,6 +54,11 @@ def _prefix_base(model: Model, index: int) -> str:
     return name if name.isidentifier() else f"m{index + 1}"
 
 
+def _is_offset(model: Model) -> bool:
+    from lsqfit_app.models.library import PolynomialModel
+    return isinstance(model, PolynomialModel) and model.degree == 0
+
+
 class SumModel(Model):
     """The sum of several models with prefixed parameter names.
 
@@ -93,6 +98,12 @@ class SumModel(Model):
         self.param_names = tuple(names)
         self._slices = tuple(slices)
         self._parts = tuple(zip(components, slices))
+        # A constant offset (poly0) is the commonest term of a sum: its value is
+        # one number and its Jacobian column all ones, so eval_and_jacobian adds
+        # it as a scalar instead of building two arrays and copying them.
+        offsets = [sl.start for m, sl in self._parts if _is_offset(m)]
+        self._offset_cols: tuple[int, ...] = tuple(offsets)
+        self._array_parts = tuple((m, sl) for m, sl in self._parts if not _is_offset(m))
 
         indep: list[str] = []
         for model in components:
@@ -104,6 +115,8 @@ class SumModel(Model):
         self.formula_is_exact = all(getattr(m, "formula_is_exact", True) for m in components)
         self.description = "sum of " + ", ".join(m.name for m in components)
         self._bounds_cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._linear_cache: frozenset[str] | None = None
+        self._hints_cache: dict[str, ParamHint] | None = None
 
     @staticmethod
     def _prefixed_formula(model: Model, prefix: str) -> str:
@@ -116,11 +129,13 @@ class SumModel(Model):
     # ------------------------------------------------------------ evaluation
     def eval(self, p, x):
         p = np.asarray(p, dtype=float)
-        parts = iter(self._parts)
+        parts = iter(self._array_parts or self._parts)
         model, sl = next(parts)
         total = model.eval(p[sl], x)
         for model, sl in parts:
             total = total + model.eval(p[sl], x)
+        if self._array_parts and self._offset_cols:
+            total = total + float(sum(p[col] for col in self._offset_cols))
         return total
 
     def jacobian(self, p, x):
@@ -128,7 +143,11 @@ class SumModel(Model):
 
     def eval_and_jacobian(self, p, x):
         p = np.asarray(p, dtype=float)
-        parts = iter(self._parts)
+        if not self._array_parts:   # only offsets: fall back to the plain sum
+            parts = self._parts
+        else:
+            parts = self._array_parts
+        parts = iter(parts)
         model, sl = next(parts)
         total, j = model.eval_and_jacobian(p[sl], x)
         total = np.array(total, dtype=float)  # a copy: components may return shared arrays
@@ -139,20 +158,29 @@ class SumModel(Model):
             f, j = model.eval_and_jacobian(p[sl], x)
             total += f
             jac[sl] = j.T
+        if self._array_parts:
+            for col in self._offset_cols:
+                total += p[col]
+                jac[col] = 1.0
         return total, jac.T
 
     def param_hints(self) -> dict[str, ParamHint]:
-        hints = {}
-        for prefix, model in zip(self.prefixes, self.components):
-            for name, hint in model.param_hints().items():
-                hints[prefix + name] = hint
-        return hints
+        if self._hints_cache is None:   # the components never change
+            hints = {}
+            for prefix, model in zip(self.prefixes, self.components):
+                for name, hint in model.param_hints().items():
+                    hints[prefix + name] = hint
+            self._hints_cache = hints
+        return dict(self._hints_cache)
 
     @property
     def linear_params(self) -> frozenset[str]:
-        return frozenset(prefix + name
-                         for prefix, model in zip(self.prefixes, self.components)
-                         for name in model.linear_params)
+        # computed once: the components never change, and fits ask often
+        if self._linear_cache is None:
+            self._linear_cache = frozenset(prefix + name
+                                           for prefix, model in zip(self.prefixes, self.components)
+                                           for name in model.linear_params)
+        return self._linear_cache
 
     # ----------------------------------------------------------- start values
     def guess(self, x, y) -> dict[str, float]:

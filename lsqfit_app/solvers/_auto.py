@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lsqfit_app.core.statistics import column_scale
+from lsqfit_app.solvers._linearize import Linearization, linearize
 from lsqfit_app.solvers._lm import run_lm
 from lsqfit_app.solvers._objective import Objective, Outcome
 from lsqfit_app.solvers._trf import run_trf
@@ -28,34 +28,33 @@ POLISH_STEPS = 100
 POLISH_RTOL = 1e-10
 
 
-def _rank_deficient(obj: Objective, theta: np.ndarray) -> bool:
-    """Is the fit insensitive to some parameter at theta?
+def _rank_deficient(lin: Linearization) -> bool:
+    """Is the fit insensitive to some parameter at the linearised point?
 
     Columns are scaled by |theta_j| (sensitivity to a relative change), not by
     their own norms, so that a parameter whose column vanishes (a saturated
     exponential) shows up as a zero singular value.
     """
-    J = obj.jacobian(theta)
-    if not np.all(np.isfinite(J)):
+    if not lin.finite:
         return True
-    scale = np.where(theta != 0, np.abs(theta), 1.0)
-    s = np.linalg.svd(J * scale, compute_uv=False)
+    theta = lin.theta
+    s = lin.singular_values(np.where(theta != 0, np.abs(theta), 1.0))
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= 1e-10 * s[0])
 
 
-def polish(obj: Objective, theta: np.ndarray) -> np.ndarray:
+def polish(obj: Objective, lin: Linearization) -> Linearization:
     """Gauss-Newton refinement with accurate linear solves (unbounded, linear loss).
 
     Near a minimum with a large residual Gauss-Newton converges only linearly
     and each step changes the objective below its rounding level, so steps
     are accepted while the objective stays within rounding of the best and
     the steps keep contracting; it stops at a relative step of POLISH_RTOL.
+    Starts from, and returns, a linearisation (reused for the statistics).
     """
     eps = np.finfo(float).eps
-    best = np.asarray(theta, dtype=float)
-    r = obj.residuals(best)
-    if not np.all(np.isfinite(r)):
-        return best
+    if not np.isfinite(lin.r).all():
+        return lin
+    r = lin.r
     f_best = float(r @ r)
     # rounding level of the objective: each residual y - f carries an error of
     # a few eps * |y| (cancellation when the fit is close), so sum r^2 is only
@@ -63,26 +62,20 @@ def polish(obj: Objective, theta: np.ndarray) -> np.ndarray:
     noise = 16 * eps * float(np.abs(r) @ (np.abs(obj.y) * obj.inv_sigma)) + 64 * eps * f_best
     last_step = np.inf
     for _ in range(POLISH_STEPS):
-        J = obj.jacobian(best)
-        if not np.all(np.isfinite(J)):
+        # a QR solve is enough: the step is small, and its relative accuracy
+        # cond * eps only slows the contraction a little
+        step = lin.gauss_newton_step()
+        if step is None or not np.isfinite(step).all():
             break
-        # a plain least-squares solve is enough: the step is small, and its
-        # relative accuracy cond * eps only slows the contraction a little
-        scale = column_scale(J)
-        step, _res, rank, _sv = np.linalg.lstsq(J / scale, -r, rcond=None)
-        step = step / scale
-        if rank < J.shape[1] or not np.all(np.isfinite(step)):
-            break
-        size = float(np.max(np.abs(step) / np.maximum(np.abs(best), 1e-300)))
+        size = float(np.max(np.abs(step) / np.maximum(np.abs(lin.theta), 1e-300)))
         if size >= last_step or size <= POLISH_RTOL:
             break   # not contracting, or already far beyond the digits anyone reads
-        trial = best + step
-        r_t = obj.residuals(trial)
-        f_t = float(r_t @ r_t) if np.all(np.isfinite(r_t)) else np.inf
+        trial = linearize(obj, lin.theta + step)
+        f_t = float(trial.r @ trial.r) if np.isfinite(trial.r).all() else np.inf
         if not f_t <= f_best + noise:
             break
-        best, r, f_best, last_step = trial, r_t, min(f_t, f_best), size
-    return best
+        lin, f_best, last_step = trial, min(f_t, f_best), size
+    return lin
 
 
 def _inside(obj: Objective, theta: np.ndarray) -> bool:
@@ -106,21 +99,26 @@ def run_auto(obj: Objective, options) -> Outcome:
                 trial = run_lm(obj, options)
             except (FloatingPointError, ValueError, np.linalg.LinAlgError):
                 trial = None
-            if trial is not None and trial.status == "converged" and _inside(obj, trial.theta) \
-                    and not _rank_deficient(obj, trial.theta):
-                trial.extra["solver"] = "lm"
-                if options.polish:
-                    polished = polish(obj, trial.theta)
-                    if _inside(obj, polished):
-                        trial.theta = polished
-                return trial
+            if trial is not None and trial.status == "converged" and _inside(obj, trial.theta):
+                lin = linearize(obj, trial.theta)
+                if not _rank_deficient(lin):
+                    trial.extra["solver"] = "lm"
+                    if options.polish:
+                        polished = polish(obj, lin)
+                        if _inside(obj, polished.theta):
+                            lin = polished
+                    trial.theta = lin.theta
+                    trial.extra["linearization"] = lin
+                    return trial
             obj.history[:], obj.iterations = history, iterations
         out = run_trf(obj, options)
         out.extra["solver"] = "trf"
         return out
     first = run_lm(obj, options)
     first.extra["solver"] = "lm"
-    if first.status != "converged" or _rank_deficient(obj, first.theta):
+    lin = linearize(obj, first.theta) if first.status == "converged" else None
+    if lin is None or _rank_deficient(lin):
+        lin = None
         f_first = obj.value(first.theta)
         # restart TRF from the original start; its own history continues the curve
         obj_theta0 = obj.theta0
@@ -131,6 +129,11 @@ def run_auto(obj: Objective, options) -> Outcome:
             first = second
         elif obj.value(second.theta) < f_first:
             first = second
-    if options.polish and first.status == "converged":
-        first.theta = polish(obj, first.theta)
+    if first.status == "converged":
+        if lin is None:
+            lin = linearize(obj, first.theta)
+        if options.polish:
+            lin = polish(obj, lin)
+        first.theta = lin.theta
+        first.extra["linearization"] = lin
     return first

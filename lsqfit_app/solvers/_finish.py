@@ -9,7 +9,7 @@ from lsqfit_app.core.losses import loss_terms
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
 from lsqfit_app.core.statistics import (
-    column_scale, covariance_unscaled, goodness_of_fit, has_intercept, leverage, p_value,
+    column_scale, covariance_unscaled, goodness_of_fit, has_intercept, leverage, p_values,
     r_factor, t_quantile)
 from lsqfit_app.solvers._objective import Objective
 
@@ -42,58 +42,96 @@ def uncertainty_note(problem: FitProblem) -> str:
 def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status: FitStatus,
                  message: str, solver: str, start_full: np.ndarray, elapsed: float,
                  extra: dict | None = None) -> FitResult:
+    """Uncertainties and statistics at free parameters theta.
+
+    ``extra`` may carry what the solver already computed at theta: the
+    closed form's refined residuals ("closed_form_residuals") or a
+    :class:`Linearization` ("linearization"), whose Jacobian and R factor
+    are then reused instead of evaluated and factorised again.
+    """
+    extra = dict(extra or {})
+    closed = extra.pop("closed_form_residuals", None)
+    lin = extra.pop("linearization", None)
     model = problem.model
-    full = obj.expand(np.asarray(theta, dtype=float))
+    theta = np.asarray(theta, dtype=float)
+    full = obj.expand(theta)
     names = list(model.param_names)
-    x_u, y_u, sig_u = obj.x, obj.y, obj.sigma
-    with np.errstate(all="ignore"):
-        f_u, J = model.eval_and_jacobian(full, x_u)
-    closed = (extra or {}).get("closed_form_residuals")
+    y_u, sig_u = obj.y, obj.sigma
+    if lin is not None and lin.theta.tobytes() != theta.tobytes():
+        lin = None
+    if lin is not None:
+        f_u, Jf = lin.f, lin.J
+        r_w = lin.r
+    else:
+        with np.errstate(all="ignore"):
+            f_u, J = model.eval_and_jacobian(full, obj.x)
+        r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
+        Jw = J * obj.inv_sigma[:, None] if obj.weighted else J
+        Jf = Jw if obj.all_free else Jw[:, obj.free_idx]
+        if not obj.free_idx.size:
+            Jf = Jw   # nothing free: the intercept test below looks at every column
     if closed is not None:
         r_w = closed
-    else:
-        r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
-    Jw = J * obj.inv_sigma[:, None] if obj.weighted else J
 
-    free = obj.free.copy()
+    free = obj.free
+    free_idx = obj.free_idx
     bound_side = [""] * len(names)
-    for i, p in enumerate(problem.params):
-        if free[i]:
-            bound_side[i] = _at_bound(full[i], p.min, p.max)
-    active = free & np.array([s == "" for s in bound_side])
-    act_idx = np.flatnonzero(active)
+    for i in free_idx:
+        p_i = problem.params[i]
+        if p_i.bounded:
+            bound_side[i] = _at_bound(full[i], p_i.min, p_i.max)
+    # active: free and not held at a bound; columns of Jf that enter the covariance
+    active_cols = [k for k, i in enumerate(free_idx) if not bound_side[i]]
+    act_idx = free_idx[active_cols]
     n_used = y_u.size
-    n_free = int(free.sum())
+    n_free = int(free_idx.size)
     dof = n_used - n_free
 
-    Ja = Jw if act_idx.size == Jw.shape[1] else Jw[:, act_idx]
-    if problem.loss != "linear":
-        _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
-        Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
-    R = r_factor(Ja / column_scale(Ja)) if Ja.size and np.all(np.isfinite(Ja)) else None
-    cov_a, notes_a = covariance_unscaled(Ja, [names[i] for i in act_idx], R=R)
+    all_active = len(active_cols) == n_free
+    Ja = Jf if all_active else Jf[:, active_cols]
+    R = scale_a = None
+    act_names = [names[i] for i in act_idx]
+    if lin is not None and all_active and problem.loss == "linear":
+        R, scale_a = lin.R, lin.scale   # R None: J not finite, covariance_unscaled says so
+    else:
+        if problem.loss != "linear":
+            _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
+            Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
+        if Ja.size and np.isfinite(Ja).all():
+            scale_a = column_scale(Ja)
+            R = r_factor(Ja / scale_a)
+    cov_a, notes_a = covariance_unscaled(Ja, act_names, R=R, scale=scale_a)
 
-    w = 1.0 / sig_u**2
     weighted = problem.weighting != "none"
+    w = obj.inv_sigma * obj.inv_sigma if obj.weighted else None
     centered = True
     if model.is_linear and problem.loss == "linear":
-        centered = has_intercept(Jw[:, free] if free.any() else Jw)
+        centered = has_intercept(Jf)
     gof = goodness_of_fit(y_u, w, r_w, n_free, problem.absolute_sigma, weighted, centered, sig_u)
-    objective = obj.objective_of(r_w)
+    objective = gof["sse"] if problem.loss == "linear" else obj.objective_of(r_w)
 
     s2 = 1.0
     if not problem.absolute_sigma:
         s2 = (objective / dof) if dof > 0 else math.nan
     p = len(names)
-    cov = np.zeros((p, p))
-    cov[np.ix_(act_idx, act_idx)] = cov_a * s2
-    for i in np.flatnonzero(free & ~active):
-        cov[i, :] = cov[:, i] = np.nan
+    if act_idx.size == p:
+        cov = cov_a * s2
+    else:
+        cov = np.zeros((p, p))
+        cov[np.ix_(act_idx, act_idx)] = cov_a * s2
+        for i in free_idx:
+            if bound_side[i]:
+                cov[i, :] = cov[:, i] = np.nan
     tq = t_quantile(dof)
+    variances = np.diag(cov).tolist()
+    slot = {int(i): k for k, i in enumerate(act_idx)}
+    with np.errstate(all="ignore"):
+        t_all = full / np.sqrt(np.diag(cov))
+        p_all = p_values(t_all, dof).tolist()
     params = []
     for i, name in enumerate(names):
         setting = problem.params[i]
-        note = ""
+        val = float(full[i])
         if setting.fixed:
             se = 0.0
             note = "fixed"
@@ -102,22 +140,21 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             note = (f"at its {bound_side[i]} bound: the bound is active, so the curvature "
                     "gives no standard error")
         else:
-            k = int(np.flatnonzero(act_idx == i)[0])
-            se = math.sqrt(cov[i, i]) if cov[i, i] >= 0 else math.nan
-            note = notes_a[k]
+            var = variances[i]
+            se = math.sqrt(var) if var >= 0 else math.nan
+            note = notes_a[slot[i]]
             if dof <= 0:
                 se = math.nan
                 note = f"too few points: {n_used} points for {n_free} free parameters leave no degrees of freedom"
             elif not math.isfinite(se) and not note:
                 note = "the standard error is not finite"
-        val = float(full[i])
         if setting.fixed:
             ci = (val, val)
             tv = pv = math.nan
         elif math.isfinite(se) and se > 0:
             ci = (val - tq * se, val + tq * se)
             tv = val / se
-            pv = p_value(tv, dof)
+            pv = p_all[i]
         else:
             ci = (math.nan, math.nan)
             tv = pv = math.nan
@@ -136,24 +173,34 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             corr[i, i] = 1.0
 
     used = problem.used
-    if used.all():
+    all_used = n_used == problem.n
+    if all_used:
         fitted = f_u
     else:
         with np.errstate(all="ignore"):
             fitted = model.eval(full, problem.x)
     residuals = problem.y - fitted
-    sigma_all = problem.point_sigma()
     with np.errstate(all="ignore"):
-        weighted_res = residuals / sigma_all
+        if problem.weighting == "none":
+            weighted_res = residuals.copy()
+        else:
+            weighted_res = residuals / problem.point_sigma()
         scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
         # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
-        std_res = np.full_like(residuals, np.nan)
-        lev = leverage(Ja, R)
-        std_res[used] = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
+        if R is not None:
+            lev = leverage(Ja, R, scale_a)
+        else:
+            lev = leverage(Ja)
+        std_used = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
+        if all_used:
+            std_res = std_used
+        else:
+            std_res = np.full_like(residuals, np.nan)
+            std_res[used] = std_used
 
     stats = FitStatistics(
-        n=problem.n, n_used=n_used, n_missing=problem.n_missing,
-        n_excluded=int(np.count_nonzero(problem.excluded)), n_free=n_free,
+        n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,
+        n_excluded=0 if all_used else int(np.count_nonzero(problem.excluded)), n_free=n_free,
         r_squared_centered=centered, weighted=weighted, absolute_sigma=problem.absolute_sigma,
         objective=objective, **gof)
     return FitResult(
@@ -163,5 +210,4 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         history=tuple(obj.history), statistics=stats, covariance=cov, correlation=corr,
         fitted=fitted, residuals=residuals, weighted_residuals=weighted_res,
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
-        weighting=problem.weighting, model=model,
-        extra={k: v for k, v in (extra or {}).items() if k != "closed_form_residuals"})
+        weighting=problem.weighting, model=model, extra=extra)

@@ -26,19 +26,17 @@ def run_lm(obj: Objective, options) -> Outcome:
     theta0 = obj.theta0
     obj.report(theta0)
     reported = {"key": theta0.tobytes()}
-
-    def fun(theta):
-        return obj.residuals(theta)
+    fun = obj.residuals_and_cached_jacobian
 
     def jac(theta):
-        r = obj.last_residuals(theta)
-        J = obj.jacobian(theta)
+        hit = obj.cached(theta)
+        J = hit[1] if hit is not None and hit[1] is not None else obj.jacobian(theta)
         # scipy checks Dfun once at x0 and lmder's first Jacobian is at x0 too:
         # only a new point is a new iteration
-        key = np.asarray(theta, dtype=float).tobytes()
+        key = theta.tobytes()
         if key != reported["key"]:
             reported["key"] = key
-            obj.report(theta, obj.objective_of(r) if r is not None else None)
+            obj.report(theta, hit[2] if hit is not None else None)
         return J
 
     n = max(obj.n_free, 1)
@@ -51,7 +49,9 @@ def run_lm(obj: Objective, options) -> Outcome:
     # no further improvement is possible - at these tolerances that is convergence.
     if status in ("ftol_too_small", "xtol_too_small", "gtol_too_small"):
         status = "converged"
-    r = obj.residuals(theta)
-    if not np.all(np.isfinite(r)):
+    r = obj.last_residuals(theta)
+    if r is None:
+        r = obj.residuals(theta)
+    if not np.isfinite(r).all():
         return Outcome(obj.best_theta, "nonfinite", mesg)
     return Outcome(np.asarray(theta, dtype=float), status, mesg, extra={"minpack_info": info})

@@ -43,15 +43,20 @@ class Objective:
         self.problem = problem
         self.model = problem.model
         self.x, self.y, self.sigma = problem.used_data()
-        self.inv_sigma = 1.0 / self.sigma
-        # unweighted fits skip the multiplications (they dominate small fits)
-        self.weighted = not bool(np.all(self.inv_sigma == 1.0))
-        self.all_free = bool(np.all([not p.fixed for p in problem.params]))
-        self.free = np.array([not p.fixed for p in problem.params], dtype=bool)
-        self.free_idx = np.flatnonzero(self.free)
-        self.full = np.asarray(start, dtype=float).copy()
-        self.lower = np.array([p.min for p in problem.params])[self.free]
-        self.upper = np.array([p.max for p in problem.params])[self.free]
+        if problem.weighting == "none":
+            self.inv_sigma = self.sigma   # all ones
+            self.weighted = False
+        else:
+            self.inv_sigma = 1.0 / self.sigma
+            # unweighted fits skip the multiplications (they dominate small fits)
+            self.weighted = not bool((self.inv_sigma == 1.0).all())
+        free = [not p.fixed for p in problem.params]
+        self.all_free = all(free)
+        self.free = np.array(free, dtype=bool)
+        self.free_idx = np.array([i for i, f in enumerate(free) if f], dtype=np.intp)
+        self.full = np.array(start, dtype=float)
+        self.lower = np.array([p.min for p in problem.params if not p.fixed], dtype=float)
+        self.upper = np.array([p.max for p in problem.params if not p.fixed], dtype=float)
         self.loss = problem.loss
         self.f_scale = problem.f_scale
         self.solver = solver
@@ -64,8 +69,10 @@ class Objective:
         self.history: list[float] = []
         self.best_theta = self.full[self.free].copy()
         self.best_objective = math.inf
-        self._last_key: bytes | None = None
-        self._last_r: np.ndarray | None = None
+        # The last point evaluated through residuals(): (theta bytes, residuals,
+        # Jacobian or None, objective, model values or None).  One tuple, so
+        # the parts never disagree.
+        self._last: tuple | None = None
 
     # -- parameters ---------------------------------------------------
     @property
@@ -101,17 +108,58 @@ class Objective:
         if self.weighted:
             r *= self.inv_sigma
         self.nfev += 1
-        self._track(theta, r)
-        self._last_key = theta.tobytes()
-        self._last_r = r
+        self._last = (theta.tobytes(), r, None, self._track(theta, r), None)
         return r
 
-    def _track(self, theta: np.ndarray, r: np.ndarray) -> None:
-        """Remember the best finite point (NaN/inf make the objective non-finite)."""
-        obj = self.objective_of(r)
-        if math.isfinite(obj) and obj < self.best_objective:
+    def residuals_and_cached_jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """Residuals like :meth:`residuals`, computing the Jacobian in the same model call.
+
+        For Levenberg-Marquardt: MINPACK asks for the Jacobian at the point it
+        just evaluated and accepted, and a model shares most of the work
+        (the exponential of a Gaussian) between values and derivatives, so
+        one fused call per iteration replaces two.  :meth:`cached` hands the
+        Jacobian over.
+        """
+        theta = np.asarray(theta, dtype=float)
+        key = theta.tobytes()
+        last = self._last
+        if last is not None and last[0] == key and last[2] is not None:
+            return last[1]
+        r, Jr, objective, f = self._fused(theta)
+        self._last = (key, r, Jr, objective, f)
+        return r
+
+    def _fused(self, theta: np.ndarray):
+        """(residuals, d r/d theta, objective, model values) from one model call."""
+        self.check_cancel()
+        f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
+        self.nfev += 1
+        self.njev += 1
+        r = self.y - f
+        if self.weighted:
+            r *= self.inv_sigma
+        return r, self._weigh_jacobian(J), self._track(theta, r), f
+
+    def cached(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float] | None:
+        """(residuals, Jacobian or None, objective) when theta was the last point evaluated."""
+        last = self._last
+        if last is not None and last[0] == np.asarray(theta, dtype=float).tobytes():
+            return last[1], last[2], last[3]
+        return None
+
+    def _track(self, theta: np.ndarray, r: np.ndarray) -> float:
+        """Remember the best finite point (NaN/inf make the objective non-finite).
+
+        Returns the objective at theta.
+        """
+        if self.loss == "linear":
+            obj = float(np.dot(r, r))   # inline: this runs once per evaluation
+        else:
+            obj = self.objective_of(r)
+        if obj < self.best_objective:   # False for NaN; inf is never below the start's inf
             self.best_objective = obj
             self.best_theta = theta.copy()
+        return obj
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """d r / d theta = -J_f / sigma over the free parameters."""
@@ -129,16 +177,8 @@ class Objective:
         return np.negative(J, out=J) if J.flags.writeable and J.base is None else -J
 
     def residuals_and_jacobian(self, theta):
-        self.check_cancel()
-        theta = np.asarray(theta, dtype=float)
-        f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
-        self.nfev += 1
-        self.njev += 1
-        r = self.y - f
-        if self.weighted:
-            r *= self.inv_sigma
-        self._track(theta, r)
-        return r, self._weigh_jacobian(J)
+        r, Jr, _objective, _f = self._fused(np.asarray(theta, dtype=float))
+        return r, Jr
 
     def objective_of(self, r: np.ndarray) -> float:
         return loss_objective(r, self.loss, self.f_scale)
@@ -157,10 +197,20 @@ class Objective:
         rho, drho = loss_terms(r, self.loss, self.f_scale)
         return float(self.f_scale**2 * rho.sum()), 2.0 * (Jr.T @ (drho * r))
 
-    def last_residuals(self, theta: np.ndarray) -> np.ndarray | None:
-        if self._last_key == np.asarray(theta, dtype=float).tobytes():
-            return self._last_r
+    def cached_model_values(self, theta: np.ndarray) -> np.ndarray | None:
+        """The model values f at theta when the last fused call was there."""
+        last = self._last
+        if last is not None and last[0] == np.asarray(theta, dtype=float).tobytes():
+            return last[4]
         return None
+
+    def _last_after(self, evaluate, theta: np.ndarray) -> float:
+        evaluate(theta)
+        return self._last[3]
+
+    def last_residuals(self, theta: np.ndarray) -> np.ndarray | None:
+        hit = self.cached(theta)
+        return None if hit is None else hit[0]
 
     # -- progress -----------------------------------------------------
     def report(self, theta: np.ndarray, objective: float | None = None) -> None:
@@ -168,10 +218,10 @@ class Objective:
         self.check_cancel()
         theta = np.asarray(theta, dtype=float)
         if objective is None:
-            r = self.last_residuals(theta)
-            if r is None:
-                r = self.residuals(theta)
-            objective = self.objective_of(r) if np.all(np.isfinite(r)) else math.inf
+            hit = self.cached(theta)
+            objective = hit[2] if hit is not None else self._last_after(self.residuals, theta)
+        if not math.isfinite(objective):
+            objective = math.inf   # NaN residuals: the objective is undefined, plotted as inf
         if self.history:
             self.iterations += 1
         self.history.append(float(objective))

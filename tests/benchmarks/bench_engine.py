@@ -8,7 +8,11 @@
     closed-form solver versus one ``x @ y`` pass over the same arrays.
     Target: within 5x.
 
-Run:  python tests/benchmarks/bench_engine.py [--curves N] [--points N]
+Run:  python tests/benchmarks/bench_engine.py [--curves N] [--points N] [--rounds N]
+
+Big polynomial fits use numba-compiled power sums (solvers/_kernels.py);
+the first run on a machine compiles them (a few seconds, cached), and the
+timings below are best-of-5, so the compile is never timed.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def gauss_offset(x, amplitude, center, sigma, offset):
     return amplitude * np.exp(-(x - center) ** 2 / (2 * sigma**2)) + offset
 
 
-def bench_curves(n_curves: int) -> None:
+def bench_curves(n_curves: int, rounds: int) -> None:
     rng = np.random.default_rng(0)
     x = np.linspace(-5, 5, 100)
     curves = []
@@ -42,24 +46,39 @@ def bench_curves(n_curves: int) -> None:
     fit(FitProblem.create(model, x, curves[0][0], dict(zip(names, curves[0][1]))))
     curve_fit(gauss_offset, x, curves[0][0], p0=curves[0][1])
 
-    t0 = time.perf_counter()
-    ours = []
-    for y, start in curves:
-        res = fit(FitProblem.create(model, x, y, dict(zip(names, start))))
-        ours.append(res.values)
-    t_ours = time.perf_counter() - t0
+    def ours():
+        out = []
+        for y, start in curves:
+            res = fit(FitProblem.create(model, x, y, dict(zip(names, start))))
+            # read what "full statistics" means, so none of it could be skipped
+            _ = (res.stderrs, res.statistics.r_squared, res.statistics.aicc,
+                 res.standardized_residuals)
+            out.append(res.values)
+        return out
 
-    t0 = time.perf_counter()
-    theirs = []
-    for y, start in curves:
-        popt, _pcov = curve_fit(gauss_offset, x, y, p0=start)
-        theirs.append(popt)
-    t_scipy = time.perf_counter() - t0
+    def theirs():
+        out = []
+        for y, start in curves:
+            popt, _pcov = curve_fit(gauss_offset, x, y, p0=start)
+            out.append(popt)
+        return out
 
-    ours, theirs = np.array(ours), np.array(theirs)
+    # Shared, noisy machines: alternate the two in several rounds and keep
+    # each one's best round, so a burst of load does not decide the ratio.
+    t_ours = t_scipy = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        values = ours()
+        t_ours = min(t_ours, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        reference = theirs()
+        t_scipy = min(t_scipy, time.perf_counter() - t0)
+
+    values, reference = np.array(values), np.array(reference)
     # compare where it matters: the offset can be ~0, so scale by the amplitude
-    agree = np.max(np.abs(ours - theirs) / np.abs(theirs[:, :1]))
-    print(f"(a) {n_curves} Gaussian+offset fits, 100 points each (model {model.name!r})")
+    agree = np.max(np.abs(values - reference) / np.abs(reference[:, :1]))
+    print(f"(a) {n_curves} Gaussian+offset fits, 100 points each (model {model.name!r}); "
+          f"best of {rounds} alternating rounds")
     print(f"    lsqfit-app fit() with full statistics: {t_ours:7.3f} s  "
           f"({1e3 * t_ours / n_curves:.3f} ms per fit)")
     print(f"    scipy curve_fit:                        {t_scipy:7.3f} s  "
@@ -75,7 +94,7 @@ def bench_closed_form(n_points: int) -> None:
     x = rng.uniform(0, 10, n_points)
     y = 1 + 2 * x - 0.3 * x**2 + 0.01 * x**5 + rng.normal(0, 1, n_points)
 
-    def best_of(fn, repeat=3):
+    def best_of(fn, repeat=5):
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
@@ -103,8 +122,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--curves", type=int, default=2000)
     parser.add_argument("--points", type=int, default=10_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    bench_curves(args.curves)
+    bench_curves(args.curves, args.rounds)
     bench_closed_form(args.points)
 
 
