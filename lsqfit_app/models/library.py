@@ -74,6 +74,17 @@ def _floats(p) -> list[float]:
     return p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
 
 
+def _call(shape: Callable, x, p):
+    """A lineshape at parameters p, as Python floats (fast) or, on a zero
+    division (a width of exactly 0), as numpy scalars, which give inf/NaN
+    like any other overflow instead of raising."""
+    xv = _x_of(x)
+    try:
+        return shape(xv, *_floats(p))
+    except ZeroDivisionError:
+        return shape(xv, *np.asarray(p, dtype=float))
+
+
 def _prepare(x, y, max_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Finite (x, y) pairs sorted by x, optionally thinned evenly to ``max_points``."""
     xv = np.asarray(_x_of(x), dtype=float).ravel()
@@ -237,13 +248,13 @@ class LibraryModel(Model):
     # Parameters go to the lineshapes as Python floats: arithmetic of numpy
     # scalars with arrays is measurably slower on the 100-point hot path.
     def eval(self, p, x):
-        return self._shape(_x_of(x), *_floats(p))
+        return _call(self._shape, x, p)
 
     def jacobian(self, p, x):
-        return self._shape_jac(_x_of(x), *_floats(p))[1]
+        return _call(self._shape_jac, x, p)[1]
 
     def eval_and_jacobian(self, p, x):
-        return self._shape_jac(_x_of(x), *_floats(p))
+        return _call(self._shape_jac, x, p)
 
     def param_hints(self) -> dict[str, ParamHint]:
         return dict(self._hints)

@@ -203,7 +203,7 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
         outcome = Outcome(obj.best_theta, "cancelled")
     except IterationLimit:
         outcome = Outcome(obj.best_theta, "max_iterations")
-    except (FloatingPointError, OverflowError, np.linalg.LinAlgError, ValueError) as exc:
+    except (ArithmeticError, np.linalg.LinAlgError, ValueError) as exc:
         outcome = Outcome(obj.best_theta, "nonfinite", str(exc))
     if outcome.status in ("cancelled", "max_iterations", "nonfinite", "bad_start"):
         # keep the best finite point seen (the last point may be worse)

@@ -97,7 +97,7 @@ def run_auto(obj: Objective, options) -> Outcome:
             history, iterations = list(obj.history), obj.iterations
             try:
                 trial = run_lm(obj, options)
-            except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                 trial = None
             if trial is not None and trial.status == "converged" and _inside(obj, trial.theta):
                 lin = linearize(obj, trial.theta)
