@@ -171,6 +171,10 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
             for name in ("left", "bottom"):
                 plot.getAxis(name).setTextPen("k")
                 plot.getAxis(name).setPen("k")
+                # no automatic SI prefix: it appends "(x0.001)" to a label that
+                # already names its unit, and the longer label overflowed the
+                # residual plot (a stray ")" showed between the plots)
+                plot.getAxis(name).enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(70)
         self.residual_plot.setXLink(self.fit_plot)
 

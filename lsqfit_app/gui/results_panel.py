@@ -19,7 +19,7 @@ from lsqfit_app.report.text import fmt, format_result
 
 HEADERS = ("parameter", "value", "std error", "95% CI low", "95% CI high", "t", "p", "note")
 #: the columns shown (t is in the tooltip of p; Copy as TSV has them all)
-SHOWN = ("parameter", "value", "std error", "95% confidence interval", "p", "note")
+SHOWN = ("parameter", "value", "std error", "95% CI", "p", "note")
 
 
 def result_tsv(result: FitResult) -> str:
@@ -58,13 +58,21 @@ class ResultsPanelWidget(QWidget):
         layout.addWidget(self.status_label)
         self.table = QTableWidget(0, len(SHOWN))
         self.table.setHorizontalHeaderLabels(SHOWN)
+        self.table.horizontalHeaderItem(3).setToolTip(
+            "95% confidence interval: value ± t(0.975, dof) × std error")
         self.table.setMinimumHeight(150)
         self.table.setWordWrap(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        # the names take what the numbers leave (elided in the middle, full in
+        # the tooltip), so the numbers never scroll out of a narrow panel
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setMinimumSectionSize(40)
+        header.setStretchLastSection(False)
+        self.table.setTextElideMode(Qt.ElideMiddle)
         layout.addWidget(self.table, 1)
         self.statistics_label = QLabel()
         self.statistics_label.setWordWrap(True)
@@ -115,17 +123,23 @@ class ResultsPanelWidget(QWidget):
         self.table.setRowCount(len(result.parameters))
         for i, p in enumerate(result.parameters):
             note = "fixed" if p.fixed else ("at bound" if p.at_bound else p.stderr_note)
-            ci = "fixed" if p.fixed else f"[{fmt(p.ci95[0], 5)}, {fmt(p.ci95[1], 5)}]"
+            ci = "fixed" if p.fixed else f"[{fmt(p.ci95[0], 4)}, {fmt(p.ci95[1], 4)}]"
             cells = [p.name, fmt(p.value, 8), fmt(p.stderr, 3), ci, _p_text(p.p_value), note or ""]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if 0 < j < 5:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if j == 0:
+                    item.setToolTip(text)
                 if j == 4:
                     item.setToolTip(f"t = {fmt(p.t_value, 4)}")
                 if j == 5 and text:
                     item.setToolTip(text)
                 self.table.setItem(i, j, item)
+        # the note column only when there is a note: the table then fits the
+        # panel without scrolling sideways at common window widths
+        notes = any(self.table.item(i, 5).text() for i in range(self.table.rowCount()))
+        self.table.setColumnHidden(5, not notes)
         s = result.statistics
         parts = [f"points used {s.n_used} of {s.n} (excluded {s.n_excluded}, missing {s.n_missing}),"
                  f" dof {s.dof}",
