@@ -28,7 +28,7 @@ from lsqfit_app.gui.plots import PlotsWidget
 from lsqfit_app.gui.results_panel import ResultsPanelWidget
 from lsqfit_app.gui.table_model import TableModel
 from lsqfit_app.gui.table_view import DataTableWidget
-from lsqfit_app.gui.undo_commands import SetMaskCommand
+from lsqfit_app.gui.undo_commands import SetMaskCommand, SettingsCommand
 from lsqfit_app.solvers import SolverOptions
 
 APP_NAME = "lsqfit-app"
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self._running_problem: FitProblem | None = None
         self._settings_modified = False
         self._fit_range: tuple[float, float] | None = None
+        self._applying_range = False   # undo/redo is setting the range: no new command
         self._closing = False
         self._compare_dialog = None
 
@@ -229,6 +230,7 @@ class MainWindow(QMainWindow):
         self.fit_panel.range_toggled.connect(self._on_fit_panel_range_toggled)
         self.fit_panel.band_kind_changed.connect(self._on_fit_panel_band_kind_changed)
         self.fit_panel.parameters.settings_changed.connect(self._on_parameters_settings_changed)
+        self.fit_panel.parameters.settings_edited.connect(self._on_parameter_settings_edited)
         self.fit_panel.parameters.edit_refused.connect(self.show_message)
         self.controller.fit_started.connect(self._on_controller_fit_started)
         self.controller.fit_progressed.connect(self._on_controller_fit_progressed)
@@ -267,8 +269,7 @@ class MainWindow(QMainWindow):
         self._file_path, self._file_name = path, name
         self._source_read = self._source_path = None
         self._settings_modified = False
-        self._fit_range = None
-        self.fit_panel.range_check.setChecked(False)
+        self._apply_fit_range(None)
         self.set_result(None)
         self.plots.clear_history()
         self.data_panel.set_roles(*files.default_roles(table))
@@ -440,6 +441,9 @@ class MainWindow(QMainWindow):
             self._draw_band(grid)
 
     def _on_fit_panel_range_toggled(self, on: bool) -> None:
+        if self._applying_range:
+            return
+        before = self._fit_range
         arrays = self._role_arrays()
         if on and arrays is not None:
             x = arrays[0]
@@ -452,11 +456,34 @@ class MainWindow(QMainWindow):
             self._fit_range = None
         self.plots.show_range(*(self._fit_range or (None, None)))
         self._schedule_refresh()
+        self._push_range_change(before, "Fit x-range on" if on else "Fit x-range off")
 
     def _on_plots_range_changed(self, lo: float, hi: float) -> None:
-        if self._fit_range is not None:
+        if self._fit_range is not None and not self._applying_range:
+            before = self._fit_range
             self._fit_range = (lo, hi)
             self._schedule_refresh()
+            self._push_range_change(before, "Move fit x-range")
+
+    def _push_range_change(self, before, text: str) -> None:
+        if before != self._fit_range:
+            self.undo_stack.push(SettingsCommand(self._apply_fit_range, before,
+                                                 self._fit_range, text))
+
+    def _apply_fit_range(self, value: tuple[float, float] | None) -> None:
+        """Set the fit x-range (None: off) from undo/redo, checkbox and region included."""
+        self._applying_range = True
+        try:
+            self._fit_range = value
+            self.fit_panel.range_check.setChecked(value is not None)
+            self.plots.show_range(*(value or (None, None)))
+        finally:
+            self._applying_range = False
+        self._schedule_refresh()
+
+    def _on_parameter_settings_edited(self, before, after, text: str) -> None:
+        self.undo_stack.push(SettingsCommand(self.fit_panel.parameters.set_settings,
+                                             before, after, text))
 
     # ------------------------------------------------------------------ fitting
     def build_problem(self, spec: str | None = None) -> FitProblem:
@@ -640,7 +667,7 @@ class MainWindow(QMainWindow):
         names, values = value
         if self.fit_panel.model is None or tuple(self.fit_panel.model.param_names) != tuple(names):
             return   # the model changed meanwhile: these starts belong to another one
-        self.fit_panel.parameters.set_starts(dict(zip(names, values)))
+        self.fit_panel.parameters.set_starts(dict(zip(names, values)), "Guess start values")
         self.show_message("Start values guessed from the data")
 
     @Slot(str, str)
@@ -651,7 +678,8 @@ class MainWindow(QMainWindow):
         """Copy the last result's values into the start column."""
         if self._result is not None:
             self.fit_panel.parameters.set_starts(dict(zip(self._result.param_names,
-                                                          self._result.values)))
+                                                          self._result.values)),
+                                                 "Use result as start")
 
     def open_compare_dialog(self):
         """The model comparison / solver race dialog on the current data."""
@@ -818,9 +846,7 @@ class MainWindow(QMainWindow):
         self.fit_panel.iterations_spin.setValue(int(solver.get("max_iterations") or 0))
         fit_range = (project.metadata or {}).get("fit_range")
         if fit_range:
-            self.fit_panel.range_check.setChecked(True)
-            self._fit_range = (float(fit_range[0]), float(fit_range[1]))
-            self.plots.show_range(*self._fit_range)
+            self._apply_fit_range((float(fit_range[0]), float(fit_range[1])))
 
     def make_project(self):
         """The current document as an ``io.project.Project``."""

@@ -61,6 +61,9 @@ class ParameterTableModel(QAbstractTableModel):
 
     #: start values, bounds or fixed flags changed by the user
     settings_changed = Signal()
+    #: a user edit of the settings: (settings before, settings after, description);
+    #: the window turns it into an undoable command
+    settings_edited = Signal(object, object, str)
     #: a message when typed text was refused
     edit_refused = Signal(str)
 
@@ -120,8 +123,13 @@ class ParameterTableModel(QAbstractTableModel):
         return [Parameter(r.name, r.start, r.fixed and r.start is not None, r.min, r.max)
                 for r in self._rows]
 
-    def set_starts(self, values: Mapping[str, float] | Iterable[float]) -> None:
-        """Set start values (by name or in order), clipped into the bounds."""
+    def set_starts(self, values: Mapping[str, float] | Iterable[float],
+                   description: str = "") -> None:
+        """Set start values (by name or in order), clipped into the bounds.
+
+        With a ``description`` the change is a user edit (``settings_edited``).
+        """
+        before = self.settings()
         if not isinstance(values, Mapping):
             values = dict(zip([r.name for r in self._rows], values))
         for r in self._rows:
@@ -131,6 +139,13 @@ class ParameterTableModel(QAbstractTableModel):
                     r.start = min(max(v, r.min), r.max)
         self._all_changed()
         self.settings_changed.emit()
+        if description:
+            self._edited(before, description)
+
+    def _edited(self, before: list[dict], description: str) -> None:
+        after = self.settings()
+        if after != before:
+            self.settings_edited.emit(before, after, description)
 
     def starts(self) -> list[float | None]:
         """Current start values in order (None where not set)."""
@@ -241,6 +256,7 @@ class ParameterTableModel(QAbstractTableModel):
             return False
         r = self._rows[index.row()]
         col = index.column()
+        before = self.settings()
         if col == _FIXED and role == Qt.CheckStateRole:
             want = Qt.CheckState(value) == Qt.Checked if not isinstance(value, bool) else value
             if want and r.start is None:
@@ -249,6 +265,7 @@ class ParameterTableModel(QAbstractTableModel):
             r.fixed = bool(want)
             self.dataChanged.emit(index, index)
             self.settings_changed.emit()
+            self._edited(before, f"{'Fix' if r.fixed else 'Free'} {r.name}")
             return True
         if role != Qt.EditRole or col not in (_START, _MIN, _MAX):
             return False
@@ -279,4 +296,6 @@ class ParameterTableModel(QAbstractTableModel):
             return False
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), _RESULT))
         self.settings_changed.emit()
+        what = {_START: "start", _MIN: "min", _MAX: "max"}[col]
+        self._edited(before, f"Set {what} of {r.name}")
         return True

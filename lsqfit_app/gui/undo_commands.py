@@ -223,3 +223,26 @@ class RenameColumnCommand(QUndoCommand):
         table = self._model.table
         table.rename_column(self._column + 1, name)
         table.set_unit(self._column + 1, unit)
+
+
+class SettingsCommand(QUndoCommand):
+    """A change of fit settings (parameter starts/bounds/fixed, the fit x-range).
+
+    The change has already been made when the command is pushed (the user
+    typed it, dragged it or pressed Guess), so the first redo does nothing;
+    later redo/undo calls ``apply`` with the state after or before.
+    """
+
+    def __init__(self, apply, before, after, text: str):
+        super().__init__(text)
+        self._apply, self._before, self._after = apply, before, after
+        self._done = True
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+            return
+        self._apply(self._after)
+
+    def undo(self) -> None:
+        self._apply(self._before)

@@ -195,3 +195,64 @@ def test_fit_range_excludes_points_outside(qtbot, window, peak_csv):
     inside = (x >= 450) & (x <= 550)
     assert blocker.args[0].statistics.n_used == int(inside.sum())
     assert not w.table.mask.any()     # the range is not a mask
+
+
+def test_parameter_edits_are_undoable(window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.set_model("gaussian+line")
+    params = w.fit_panel.parameters
+    start = params.index(0, 1)             # gaussian_amplitude, start column
+    assert params.setData(start, "12.5")
+    assert w.undo_stack.undoText() == "Set start of gaussian_amplitude"
+    fixed = params.index(0, 2)
+    assert params.setData(fixed, Qt.Checked, Qt.CheckStateRole)
+    assert w.undo_stack.undoText() == "Fix gaussian_amplitude"
+    assert params.setData(params.index(2, 3), "1")      # gaussian_sigma min
+    assert params.parameters()[2].min == 1.0
+    w.undo_stack.undo()
+    assert params.parameters()[2].min == 0.0
+    w.undo_stack.undo()
+    assert not params.parameters()[0].fixed and params.starts()[0] == 12.5
+    w.undo_stack.undo()
+    assert params.starts()[0] is None
+    w.undo_stack.redo()
+    w.undo_stack.redo()
+    assert params.parameters()[0].fixed and params.starts()[0] == 12.5
+    # a refused edit leaves no undo step
+    count = w.undo_stack.count()
+    assert not params.setData(params.index(1, 1), "abc")
+    assert w.undo_stack.count() == count
+
+
+def test_guess_and_use_result_as_start_are_undoable(qtbot, window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.set_model("gaussian+line")
+    with qtbot.waitSignal(w.controller.fit_finished, timeout=30000):
+        w.start_fit()
+    before = w.fit_panel.parameters.starts()
+    w.use_result_as_start()
+    assert w.undo_stack.undoText() == "Use result as start"
+    assert w.fit_panel.parameters.starts() != before
+    w.undo_stack.undo()
+    assert w.fit_panel.parameters.starts() == before
+
+
+def test_fit_range_changes_are_undoable(window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.set_model("gaussian+line")
+    w.fit_panel.range_check.setChecked(True)
+    assert w.undo_stack.undoText() == "Fit x-range on"
+    first = w.fit_range
+    w.plots.region.setRegion((450.0, 550.0))
+    assert w.undo_stack.undoText() == "Move fit x-range"
+    assert w.fit_range == pytest.approx((450.0, 550.0))
+    w.undo_stack.undo()
+    assert w.fit_range == pytest.approx(first)
+    assert tuple(w.plots.region.getRegion()) == pytest.approx(first)
+    w.undo_stack.undo()
+    assert w.fit_range is None and not w.fit_panel.range_check.isChecked()
+    assert not w.plots.region.isVisible()
+    w.undo_stack.redo()
+    assert w.fit_panel.range_check.isChecked() and w.fit_range == pytest.approx(first)
+    # undo/redo itself never adds steps
+    assert w.undo_stack.count() == 2
