@@ -57,6 +57,25 @@ def test_headless_fit_loads_no_qt():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_small_fits_load_no_heavy_optional_modules():
+    # scipy.signal drags in scipy.stats (~1 s on first use) and numba takes
+    # ~0.4 s: a single-peak fit with guessed starts and a small polynomial
+    # need neither, so the first fit in a fresh process stays quick
+    code = (
+        "import sys, numpy as np\n"
+        "from lsqfit_app.core.problem import FitProblem\n"
+        "from lsqfit_app.models import make_model\n"
+        "from lsqfit_app.solvers import fit\n"
+        "x = np.linspace(400, 600, 81)\n"
+        "y = 12*np.exp(-(x-497)**2/(2*13.5**2)) + 0.01*x - 2\n"
+        "r = fit(FitProblem.create(make_model('gaussian+line'), x, y))\n"
+        "assert r.status.converged, r.message\n"
+        "fit(FitProblem.create(make_model('poly5'), x, y))\n"
+        "bad = [m for m in ('scipy.signal', 'scipy.stats', 'numba') if m in sys.modules]\n"
+        "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
 def test_every_subpackage_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     listed = set(config["tool"]["setuptools"]["packages"])

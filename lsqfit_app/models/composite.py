@@ -305,8 +305,6 @@ class SumModel(Model):
 
     def _seed_peaks(self, xs, r, peak_ids) -> list[dict[str, float]]:
         """Seeds for the peak components, in component order, from the residual r."""
-        from scipy.signal import find_peaks, peak_widths
-
         k = len(peak_ids)
         pred = {self.independent_vars[0]: xs}
         n = xs.size
@@ -317,6 +315,9 @@ class SumModel(Model):
         if k == 1:
             features.append(_peak_features(xs, r))
         elif n >= 5:
+            # imported here, not above: scipy.signal pulls in scipy.stats (~1 s
+            # on first use), which a single peak never needs
+            from scipy.signal import find_peaks, peak_widths
             spread = float(rs.max() - rs.min())
             idx, props = find_peaks(rs, prominence=0.05 * spread if spread > 0 else None)
             if idx.size:
