@@ -59,8 +59,8 @@ def test_headless_fit_loads_no_qt():
 
 def test_small_fits_load_no_heavy_optional_modules():
     # scipy.signal drags in scipy.stats (~1 s on first use) and numba takes
-    # ~0.4 s: a single-peak fit with guessed starts and a small polynomial
-    # need neither, so the first fit in a fresh process stays quick
+    # ~0.4 s: fits of peaks with guessed starts and small polynomials need
+    # neither, so the first fit in a fresh process stays quick
     code = (
         "import sys, numpy as np\n"
         "from lsqfit_app.core.problem import FitProblem\n"
@@ -71,6 +71,8 @@ def test_small_fits_load_no_heavy_optional_modules():
         "r = fit(FitProblem.create(make_model('gaussian+line'), x, y))\n"
         "assert r.status.converged, r.message\n"
         "fit(FitProblem.create(make_model('poly5'), x, y))\n"
+        "y2 = y + 5*np.exp(-(x-450)**2/50)\n"
+        "fit(FitProblem.create(make_model('gaussian+gaussian+line'), x, y2))\n"
         "bad = [m for m in ('scipy.signal', 'scipy.stats', 'numba') if m in sys.modules]\n"
         "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -15,8 +15,8 @@ Start values
    outer 20 % of the x range at each end when the sum has peaks (peaks sit
    inside the range), on all the data otherwise; the guess is subtracted.
 2. Other non-peak components are guessed in turn on what is left.
-3. Peaks are seeded from the residual: ``scipy.signal.find_peaks`` on the
-   smoothed residual, ranked by prominence, widths by ``peak_widths`` at half
+3. Peaks are seeded from the residual: ``peakfind.find_peaks`` (scipy's
+   definitions) on the smoothed residual, ranked by prominence, widths at half
    prominence.  Peaks the search cannot resolve (a shoulder) are seeded
    greedily at the largest remaining residual after the found ones are
    subtracted.
@@ -45,6 +45,7 @@ import numpy as np
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.models.base import Model, ParamHint, as_predictors
 from lsqfit_app.models.library import _peak_features, _prepare, _smooth
+from lsqfit_app.models.peakfind import find_peaks, half_widths
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
@@ -315,18 +316,15 @@ class SumModel(Model):
         if k == 1:
             features.append(_peak_features(xs, r))
         elif n >= 5:
-            # imported here, not above: scipy.signal pulls in scipy.stats (~1 s
-            # on first use), which a single peak never needs
-            from scipy.signal import find_peaks, peak_widths
             spread = float(rs.max() - rs.min())
-            idx, props = find_peaks(rs, prominence=0.05 * spread if spread > 0 else None)
+            idx, prom = find_peaks(rs, 0.05 * spread)
             if idx.size:
-                top = np.argsort(props["prominences"])[::-1][:k]
+                top = np.argsort(prom)[::-1][:k]
                 idx = idx[top]
-                widths = peak_widths(rs, idx, rel_height=0.5)
+                left_ip, right_ip = half_widths(rs, idx)
                 grid = np.arange(n)
-                left = np.interp(widths[2], grid, xs)
-                right = np.interp(widths[3], grid, xs)
+                left = np.interp(left_ip, grid, xs)
+                right = np.interp(right_ip, grid, xs)
                 min_width = (xs[-1] - xs[0]) / (4.0 * n)
                 for j, i in enumerate(idx):
                     hwhm = max(0.5 * float(right[j] - left[j]), min_width)
