@@ -61,17 +61,12 @@ class Linearization:
 def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
     """Evaluate and factorise the fit at free parameters theta (linear loss)."""
     theta = np.array(theta, dtype=float)
-    full = obj.expand(theta)
-    f, J = obj.model.eval_and_jacobian(full, obj.x)
-    obj.nfev += 1
-    obj.njev += 1
-    if not obj.all_free:
-        J = J[:, obj.free_idx]
-    r = obj.y - f
-    if obj.weighted:
-        r *= obj.inv_sigma
-        J = J * obj.inv_sigma[:, None]
-    obj._track(theta, r)
+    # the fused evaluation, from the Objective's cache when the solver's last
+    # point was theta (MINPACK usually stops at the point it evaluated last)
+    r = obj.residuals_and_cached_jacobian(theta)
+    _r, Jr, _objective = obj.cached(theta)
+    f = obj.cached_model_values(theta)
+    J = -Jr                                  # d f/d theta, weighted
     m, p = J.shape
     scale = column_scale(J)
     R = qtr = None
