@@ -74,6 +74,21 @@ def bench_curves(n_curves: int, rounds: int) -> None:
         reference = theirs()
         t_scipy = min(t_scipy, time.perf_counter() - t0)
 
+    # lmfit, when installed (not a dependency): the point of comparison
+    t_lmfit = None
+    try:
+        import lmfit
+    except ImportError:
+        lmfit = None
+    if lmfit is not None:
+        lm_model = lmfit.Model(gauss_offset)
+        few = curves[: max(1, n_curves // 4)]      # it is slow; a quarter is enough to time it
+        t0 = time.perf_counter()
+        for y, start in few:
+            lm_model.fit(y, x=x, amplitude=start[0], center=start[1], sigma=start[2],
+                         offset=start[3])
+        t_lmfit = (time.perf_counter() - t0) / len(few) * n_curves
+
     values, reference = np.array(values), np.array(reference)
     # compare where it matters: the offset can be ~0, so scale by the amplitude
     agree = np.max(np.abs(values - reference) / np.abs(reference[:, :1]))
@@ -83,6 +98,10 @@ def bench_curves(n_curves: int, rounds: int) -> None:
           f"({1e3 * t_ours / n_curves:.3f} ms per fit)")
     print(f"    scipy curve_fit:                        {t_scipy:7.3f} s  "
           f"({1e3 * t_scipy / n_curves:.3f} ms per fit)")
+    if t_lmfit is not None:
+        print(f"    lmfit Model.fit (one round):            {t_lmfit:7.3f} s  "
+              f"({1e3 * t_lmfit / n_curves:.3f} ms per fit), ratio to curve_fit "
+              f"{t_lmfit / t_scipy:.2f}")
     print(f"    ratio ours/scipy = {t_ours / t_scipy:.2f}  (target <= 1.0); "
           f"largest parameter difference / amplitude {agree:.1e}")
 
