@@ -38,14 +38,33 @@ _RUN_COLORS = [QColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "
 
 
 class LogLabelAxis(pg.AxisItem):
-    """A log axis whose labels do not overlap.
+    """A log axis whose labels do not overlap and can be read over short ranges.
 
     pyqtgraph labels every minor tick (2..9 x 10^k) of a log axis, which piles
     up into an unreadable column over a short range.  Decades keep their
     labels; when the range holds no decade, at most three labels are kept.
+    Within less than a decade (an objective falling from 60 to 49, say) it
+    has at most one tick, labelled with one digit ("5·10¹"): there the ticks
+    are round numbers in the values themselves, labelled with the digits
+    that tell them apart.
     """
 
+    #: below this span (in decades) the ticks are linear in the values
+    SHORT_SPAN = 0.5
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph override
+        lo, hi = sorted((minVal, maxVal))
+        if not self.logMode or not (0 < hi - lo < self.SHORT_SPAN):
+            return super().tickValues(minVal, maxVal, size)
+        a, b = 10.0 ** lo, 10.0 ** hi
+        step = _nice_step((b - a) / 4)
+        values = np.arange(np.ceil(a / step) * step, b, step)
+        values = values[values > 0]
+        return [(step, np.log10(values).tolist())]
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        if self.logMode and values and self._short_range():
+            return [f"{10.0 ** v:.4g}" for v in values]
         strings = super().tickStrings(values, scale, spacing)
         if not self.logMode or len(values) < 4:
             return strings
@@ -54,6 +73,22 @@ class LogLabelAxis(pg.AxisItem):
             return [t if d else "" for t, d in zip(strings, decades)]
         step = int(np.ceil(len(values) / 3))
         return [t if i % step == 0 else "" for i, t in enumerate(strings)]
+
+
+    def _short_range(self) -> bool:
+        lo, hi = sorted(self.range)
+        return 0 < hi - lo < self.SHORT_SPAN
+
+
+def _nice_step(raw: float) -> float:
+    """1, 2 or 5 times a power of ten, at least ``raw``."""
+    if not raw > 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(raw))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if factor * power >= raw:
+            return factor * power
+    return 10.0 * power
 
 
 class MaskingViewBox(pg.ViewBox):
