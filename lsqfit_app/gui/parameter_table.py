@@ -70,6 +70,9 @@ class ParameterTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._rows: list[ParameterRow] = []
+        # settings of parameters that a model change took off the table, by name:
+        # switching back to that model brings them back (nothing typed is lost)
+        self._set_aside: dict[str, ParameterRow] = {}
 
     # ------------------------------------------------------------------ content
     @property
@@ -78,12 +81,22 @@ class ParameterTableModel(QAbstractTableModel):
         return self._rows
 
     def set_model_parameters(self, names: Iterable[str], hints: Mapping | None = None) -> None:
-        """Show a new model's parameters, keeping settings of names seen before."""
+        """Show a new model's parameters, keeping settings of names seen before.
+
+        Names on the table keep their settings; names that an earlier model
+        change set aside get theirs back; new names start from the hints.
+        """
         old = {r.name: r for r in self._rows}
+        names = list(names)
+        for name, r in old.items():
+            if name not in names:
+                self._set_aside[name] = r
         hints = hints or {}
         rows = []
         for name in names:
             hint = hints.get(name)
+            if name not in old and name in self._set_aside:
+                old[name] = self._set_aside.pop(name)
             if name in old:
                 r = old[name]
                 rows.append(ParameterRow(r.name, r.start, r.fixed, r.min, r.max,

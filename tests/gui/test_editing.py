@@ -256,3 +256,17 @@ def test_fit_range_changes_are_undoable(window, peak_csv):
     assert w.fit_panel.range_check.isChecked() and w.fit_range == pytest.approx(first)
     # undo/redo itself never adds steps
     assert w.undo_stack.count() == 2
+
+
+def test_switching_models_back_restores_the_parameter_settings(window, peak_csv):
+    w = _loaded(window, peak_csv)
+    w.set_model("gaussian+line")
+    params = w.fit_panel.parameters
+    assert params.setData(params.index(0, 1), "12.5")     # gaussian_amplitude start
+    assert params.setData(params.index(2, 3), "2")        # gaussian_sigma min
+    w.set_model("lorentzian+line")
+    assert [r.name for r in params.rows][0] == "lorentzian_amplitude"
+    w.set_model("gaussian+line")
+    restored = {p.name: p for p in params.parameters()}
+    assert restored["gaussian_amplitude"].value == 12.5
+    assert restored["gaussian_sigma"].min == 2.0
