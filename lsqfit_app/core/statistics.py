@@ -144,7 +144,7 @@ def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = 
                         "from these data")
         return cov, notes
     Vs = Vt / s[:, None]
-    cov = (Vs.T @ Vs) / np.outer(scale, scale)
+    cov = (Vs.T @ Vs) / (scale[:, None] * scale[None, :])
     return cov, notes
 
 

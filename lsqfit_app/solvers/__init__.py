@@ -188,7 +188,7 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     try:
         if cancel is not None and cancel.cancelled:
             raise Cancelled
-        if chosen != "closed-form" and not np.isfinite(obj.value(obj.theta0)):
+        if chosen != "closed-form" and not _start_is_finite(obj, chosen):
             outcome = Outcome(obj.theta0, "bad_start")
         else:
             outcome = _runner(chosen)(obj, options)
@@ -218,6 +218,14 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     solver_name = outcome.extra.get("solver", chosen)
     return build_result(problem, obj, outcome.theta, status, message, solver_name, start,
                         time.perf_counter() - t0, extra)
+
+
+def _start_is_finite(obj: Objective, chosen: str) -> bool:
+    """Can the model be evaluated at the start?  For LM (and auto, which tries LM
+    first) the check is the fused evaluation LM needs first anyway, cached."""
+    if chosen in ("auto", "lm") and obj.loss == "linear":
+        return bool(np.isfinite(obj.residuals_and_cached_jacobian(obj.theta0)).all())
+    return bool(np.isfinite(obj.value(obj.theta0)))
 
 
 def _bounds_active(problem: FitProblem) -> bool:

@@ -24,6 +24,7 @@ from lsqfit_app.solvers._objective import Objective, Outcome
 from lsqfit_app.solvers._trf import run_trf
 
 POLISH_STEPS = 100
+_EPS = float(np.finfo(float).eps)
 #: relative step below which the polish stops: the parameters are then right to ~10 digits
 POLISH_RTOL = 1e-10
 
@@ -37,8 +38,9 @@ def _rank_deficient(lin: Linearization) -> bool:
     """
     if not lin.finite:
         return True
-    theta = lin.theta
-    s = lin.singular_values(np.where(theta != 0, np.abs(theta), 1.0))
+    weights = np.abs(lin.theta)
+    weights[weights == 0] = 1.0
+    s = lin.singular_values(weights)
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= 1e-10 * s[0])
 
 
@@ -51,7 +53,7 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     the steps keep contracting; it stops at a relative step of POLISH_RTOL.
     Starts from, and returns, a linearisation (reused for the statistics).
     """
-    eps = np.finfo(float).eps
+    eps = _EPS
     if not np.isfinite(lin.r).all():
         return lin
     r = lin.r
@@ -67,7 +69,7 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
         step = lin.gauss_newton_step()
         if step is None or not np.isfinite(step).all():
             break
-        size = float(np.max(np.abs(step) / np.maximum(np.abs(lin.theta), 1e-300)))
+        size = float((np.abs(step) / np.maximum(np.abs(lin.theta), 1e-300)).max())
         if size >= last_step or size <= POLISH_RTOL:
             break   # not contracting, or already far beyond the digits anyone reads
         trial = linearize(obj, lin.theta + step)
@@ -79,7 +81,9 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
 
 
 def _inside(obj: Objective, theta: np.ndarray) -> bool:
-    return bool(np.all(theta > obj.lower) and np.all(theta < obj.upper))
+    # array methods, not np.all: this runs on every fit, and numpy's module-level
+    # wrappers cost more than the comparison of a few parameters
+    return bool((theta > obj.lower).all() and (theta < obj.upper).all())
 
 
 def run_auto(obj: Objective, options) -> Outcome:

@@ -44,6 +44,10 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
                  extra: dict | None = None) -> FitResult:
     """Uncertainties and statistics at free parameters theta.
 
+    Called inside the fit's ``np.errstate(all="ignore")`` (``fit`` and
+    ``restore_result``): a singular covariance or a zero standard error gives
+    NaN or inf here, with a note, not a warning.
+
     ``extra`` may carry what the solver already computed at theta: the
     closed form's refined residuals ("closed_form_residuals") or a
     :class:`Linearization` ("linearization"), whose Jacobian and R factor
@@ -63,8 +67,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         f_u, Jf = lin.f, lin.J
         r_w = lin.r
     else:
-        with np.errstate(all="ignore"):
-            f_u, J = model.eval_and_jacobian(full, obj.x)
+        f_u, J = model.eval_and_jacobian(full, obj.x)
         r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
         Jw = J * obj.inv_sigma[:, None] if obj.weighted else J
         Jf = Jw if obj.all_free else Jw[:, obj.free_idx]
@@ -123,11 +126,10 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             if bound_side[i]:
                 cov[i, :] = cov[:, i] = np.nan
     tq = t_quantile(dof)
-    variances = np.diag(cov).tolist()
+    diagonal = cov.diagonal()
+    variances = diagonal.tolist()
     slot = {int(i): k for k, i in enumerate(act_idx)}
-    with np.errstate(all="ignore"):
-        t_all = full / np.sqrt(np.diag(cov))
-        p_all = p_values(t_all, dof).tolist()
+    p_all = p_values(full / np.sqrt(diagonal), dof).tolist()
     params = []
     for i, name in enumerate(names):
         setting = problem.params[i]
@@ -163,9 +165,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             fixed=setting.fixed, at_bound=bool(bound_side[i]), start=float(start_full[i]),
             min=setting.min, max=setting.max, stderr_note=note))
 
-    sd = np.sqrt(np.abs(np.diag(cov)))
-    with np.errstate(all="ignore"):
-        corr = cov / np.outer(sd, sd)
+    sd = np.sqrt(np.abs(diagonal))
+    corr = cov / (sd[:, None] * sd[None, :])
     for i in range(p):
         if problem.params[i].fixed:
             corr[i, :] = corr[:, i] = np.nan
@@ -177,26 +178,24 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     if all_used:
         fitted = f_u
     else:
-        with np.errstate(all="ignore"):
-            fitted = model.eval(full, problem.x)
+        fitted = model.eval(full, problem.x)
     residuals = problem.y - fitted
-    with np.errstate(all="ignore"):
-        if problem.weighting == "none":
-            weighted_res = residuals.copy()
-        else:
-            weighted_res = residuals / problem.point_sigma()
-        scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
-        # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
-        if R is not None:
-            lev = leverage(Ja, R, scale_a)
-        else:
-            lev = leverage(Ja)
-        std_used = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
-        if all_used:
-            std_res = std_used
-        else:
-            std_res = np.full_like(residuals, np.nan)
-            std_res[used] = std_used
+    if problem.weighting == "none":
+        weighted_res = residuals.copy()
+    else:
+        weighted_res = residuals / problem.point_sigma()
+    scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
+    # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
+    if R is not None:
+        lev = leverage(Ja, R, scale_a)
+    else:
+        lev = leverage(Ja)
+    std_used = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
+    if all_used:
+        std_res = std_used
+    else:
+        std_res = np.full(residuals.shape, np.nan)
+        std_res[used] = std_used
 
     stats = FitStatistics(
         n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,

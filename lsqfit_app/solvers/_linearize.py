@@ -43,13 +43,14 @@ class Linearization:
     def singular_values(self, column_weights: np.ndarray | None = None) -> np.ndarray:
         """Singular values of J * column_weights (of J/scale when none are given)."""
         A = self.R if column_weights is None else self.R * (column_weights * self.scale)
-        return np.linalg.svd(A, compute_uv=False)
+        s, info = lapack.dgesdd(A, compute_uv=0)[1::2]   # LAPACK directly: a p x p matrix
+        return s if info == 0 else np.linalg.svd(A, compute_uv=False)
 
     def gauss_newton_step(self) -> np.ndarray | None:
         """The step minimising |r - J step|, or None when R is singular."""
         if self.R is None:
             return None
-        d = np.abs(np.diag(self.R))
+        d = np.abs(self.R.diagonal())
         if d.size == 0 or not d.min() > 1e-14 * d.max():
             return None
         z, info = lapack.dtrtrs(self.R, self.qtr)

@@ -24,6 +24,7 @@ _INFO = {
 
 def run_lm(obj: Objective, options) -> Outcome:
     theta0 = obj.theta0
+    obj.residuals_and_cached_jacobian(theta0)   # fused: MINPACK's first calls hit the cache
     obj.report(theta0)
     reported = {"key": theta0.tobytes()}
     fun = obj.residuals_and_cached_jacobian
