@@ -31,10 +31,16 @@ structurally in formula models) are scanned on a frequency grid from
 :math:`\pi/R_x` to the Nyquist frequency :math:`\pi/\Delta x` with spacing
 :math:`2\pi/(3R_x)` -- a periodogram computed through :math:`S(\theta)`.
 
+Peak terms are recognised structurally too: a parameter b in ``x - b`` is a
+*location* (candidates: 41 x quantiles and the x of the data's largest
+values), a parameter c in the denominator over such a difference
+(``(x-b)**2/c**2``, ``(x-b)/c``) is its *width* (candidates: fractions of
+:math:`R_x`), and the pair is scanned jointly in the sweeps.
+
 1. One nonlinear parameter: every candidate is tried.
 2. Several: a seeded random sample of candidate combinations, then coordinate
-   sweeps (each parameter scanned over its candidates with the others held)
-   from the best trials.
+   sweeps (each parameter scanned over its candidates with the others held,
+   a location with its width over the 2-D grid) from the best trials.
 3. The best few distinct trials are polished by a local Levenberg-Marquardt /
    trust-region fit of all free parameters (``scipy.optimize.least_squares``);
    the lowest weighted SSE wins.
@@ -47,6 +53,7 @@ Anal. 10 (1973) 413-432.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any, Mapping
@@ -150,6 +157,9 @@ class _Search:
         self.base = np.array([self.held.get(n, 0.0) for n in names], dtype=float)
         self.trials: list[tuple[float, np.ndarray]] = []
         self.deadline = time.perf_counter() + _TIME_CAP
+        # peak terms: location name -> its width name (None when it has none)
+        self.peaks = _peak_roles(model, names, self.x)
+        self.peak_grids: dict[str, list[float]] = {}
 
     # -- helpers -----------------------------------------------------------
     @property
@@ -232,9 +242,12 @@ class _Search:
                     mags.update((0.1 * s, s, 10 * s))
         base = sorted({0.0, *mags, *(-m for m in mags), *locations})
         periodic = _periodic_roles(self.model, self.names, self.x)
+        self.peak_grids = self._peak_grids()
         out = []
         for i in self.nonlin:
-            values = list(base)
+            # a peak's location or width may still lie outside the data's
+            # scales (a location beyond the x range): its grid comes first
+            values = self.peak_grids.get(self.names[i], []) + list(base)
             role = periodic.get(self.names[i])
             if role is not None:
                 values = role + values if role[0] != "phase" else [0.0, math.pi / 4, math.pi / 2,
@@ -253,6 +266,29 @@ class _Search:
             _, first = np.unique(np.round(arr, 12), return_index=True)
             out.append(arr[np.sort(first)])
         return out
+
+    def _peak_grids(self) -> dict[str, list[float]]:
+        """Candidate values for the locations and widths of peak terms."""
+        if not self.peaks or len(self.x) != 1:
+            return {}
+        (xv,) = self.x.values()
+        if xv.size < 3:
+            return {}
+        span = float(np.ptp(xv))
+        if not span > 0:
+            return {}
+        locations = np.quantile(xv, np.linspace(0, 1, 41)).tolist()
+        # the x of the largest |y - median| (peaks or dips), thinned to distinct places
+        dev = np.abs(self.y - np.median(self.y))
+        for j in np.argsort(dev)[::-1][:8].tolist():
+            locations.append(float(xv[j]))
+        widths = [span * f for f in (0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5)]
+        grids = {}
+        for loc, width in self.peaks.items():
+            grids[loc] = sorted(set(locations))
+            if width is not None:
+                grids[width] = widths
+        return grids
 
     # -- search ------------------------------------------------------------
     def run(self) -> dict[str, float]:
@@ -295,17 +331,30 @@ class _Search:
         best, _ = self.project(theta)
         for _ in range(_SWEEPS):
             improved = False
-            for j, values in enumerate(cands):
-                for v in values:
+            for block, grids in self._blocks(cands):
+                for values in itertools.product(*grids):
                     if self.stopped:
                         return
                     trial = theta.copy()
-                    trial[j] = v
+                    trial[list(block)] = values
                     sse, _ = self.project(trial)
                     if sse < best:
                         best, theta, improved = sse, trial, True
             if not improved:
                 break
+
+    def _blocks(self, cands: list[np.ndarray]) -> list[tuple[tuple[int, ...], list]]:
+        """(positions in theta, their grids) scanned together: a peak's location
+        with its width over their own grids, every other parameter alone."""
+        position = {self.names[i]: j for j, i in enumerate(self.nonlin)}
+        blocks, used = [], set()
+        for loc, width in self.peaks.items():
+            if loc in position and width in position:
+                pair = (position[loc], position[width])
+                blocks.append((pair, [self.peak_grids[loc], self.peak_grids[width]]))
+                used.update(pair)
+        blocks += [((j,), [cands[j]]) for j in range(len(self.nonlin)) if j not in used]
+        return blocks
 
     def _distinct(self, count: int) -> list[np.ndarray]:
         """The best trials whose nonlinear values differ from each other."""
@@ -468,3 +517,67 @@ def _periodic_roles(model: Model, names: tuple[str, ...], x: Mapping[str, np.nda
             elif abs(ratio - 0.5) < 1e-6:
                 roles[q] = (k1 / omegas).tolist()
     return roles
+
+
+def _peak_roles(model: Model, names: tuple[str, ...], x: Mapping[str, np.ndarray]) -> dict:
+    """Locations and widths of peak terms in a formula: {location: width or None}.
+
+    A parameter b is a location when the formula contains ``x - b`` or
+    ``b - x`` (x the only predictor); a parameter c is that location's width
+    when it is the only other parameter in the denominator of a quotient
+    with the difference on either side: ``exp(-(x-b)**2/(2*c**2))``,
+    ``(x-b)/c``, or ``c**2/((x-b)**2+c**2)`` (a Lorentzian).
+    """
+    from lsqfit_app.models.expression import Div, Expression, Sub, Var
+
+    expr = getattr(model, "expression", None)
+    if not isinstance(expr, Expression) or len(x) != 1:
+        return {}
+    (xname,) = x
+    params = set(names)
+    nodes, stack, seen = [], [expr], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        stack.extend(node.children)
+
+    def location_of(node) -> str | None:
+        if isinstance(node, Sub):
+            a, b = node.left, node.right
+            for u, v in ((a, b), (b, a)):
+                if isinstance(u, Var) and u.name == xname and isinstance(v, Var) \
+                        and v.name in params:
+                    return v.name
+        return None
+
+    roles: dict[str, str | None] = {}
+    for node in nodes:
+        loc = location_of(node)
+        if loc is not None:
+            roles.setdefault(loc, None)
+    for node in nodes:
+        if not isinstance(node, Div):
+            continue
+        # the difference over a width, (x-b)/c; or beside a width under the
+        # bar, g/((x-b)**2 + g**2) (a Lorentzian)
+        for side in (node.left, node.right):
+            inside = [location_of(n) for n in _subtree(side)]
+            for loc in (name for name in inside if name is not None):
+                if roles.get(loc) is not None:
+                    continue
+                others = [n for n in node.right.names if n in params and n not in (loc, xname)]
+                if len(others) == 1:
+                    roles[loc] = others[0]
+    return roles
+
+
+def _subtree(node) -> list:
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(n.children)
+    return out

@@ -169,7 +169,8 @@ def _strd_problems():
 # Problems find_starts solves from no start values today (see the module
 # report); a regression on any of these is a real loss.
 _SOLVED = {"Misra1a", "Chwirut2", "Chwirut1", "DanWood", "Misra1b", "Nelson", "Misra1c",
-           "Misra1d", "BoxBOD", "Eckerle4", "MGH09", "Rat43", "Roszman1"}
+           "Misra1d", "BoxBOD", "Eckerle4", "MGH09", "Rat43", "Roszman1",
+           "Gauss1", "Gauss2", "Gauss3"}   # two peaks on a decay: the location/width scans
 
 
 @pytest.mark.skipif(not STRD.exists(), reason="NIST StRD data not available")
@@ -184,3 +185,33 @@ def test_nist_from_no_starts(problem):
     p0 = np.array([starts[n] for n in model.param_names])
     certified = problem["residual_sum_of_squares"]
     assert _fit_sse(model, p0, xs, y) == pytest.approx(certified, rel=5e-7)
+
+
+def test_peak_roles_find_locations_and_widths():
+    from lsqfit_app.models.starts import _peak_roles
+    x = {"x": np.arange(5.0)}
+    for formula, roles in [
+            ("b1*exp(-b2*x) + b3*exp(-(x - b4)**2/b5**2) + b6*exp(-(x - b7)**2/b8**2)",
+             {"b4": "b5", "b7": "b8"}),
+            ("a*exp(-(x-c)**2/(2*w**2)) + d", {"c": "w"}),
+            ("a*exp(-(x-c)/t)", {"c": "t"}),
+            ("b1 - b2*x - arctan(b3/(x-b4))/pi", {"b4": None}),
+            ("a*g**2/((x-c)**2+g**2) + d", {"c": "g"}),
+            ("a*x + b", {})]:
+        model = FormulaModel(formula, ["x"])
+        assert _peak_roles(model, model.param_names, x) == roles, formula
+
+
+def test_two_lorentzians_on_an_offset_fit_from_no_starts():
+    from lsqfit_app.core.problem import FitProblem
+    from lsqfit_app.solvers import fit
+    rng = np.random.default_rng(4)
+    x = np.linspace(0, 100, 400)
+    y = (8 * 3**2 / ((x - 35) ** 2 + 3**2) + 5 * 6**2 / ((x - 62) ** 2 + 6**2) + 1.0
+         + rng.normal(0, 0.05, x.size))
+    model = FormulaModel("a1*g1**2/((x-c1)**2+g1**2) + a2*g2**2/((x-c2)**2+g2**2) + d", ["x"])
+    result = fit(FitProblem.create(model, x, y))
+    assert result.status.converged
+    centers = sorted([result.value("c1"), result.value("c2")])
+    assert centers == pytest.approx([35, 62], abs=0.5)
+    assert result.statistics.residual_sd == pytest.approx(0.05, rel=0.2)
