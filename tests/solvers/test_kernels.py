@@ -40,16 +40,17 @@ def test_min_max_of_small_and_one_element_arrays():
     assert _kernels.min_max(np.array([3.0, -1.0, 7.0, 0.0])) == (-1.0, 7.0)
 
 
-def test_solve_polynomial_takes_the_kernel_path_and_agrees(monkeypatch):
+@pytest.mark.parametrize("degree", [1, 4])
+def test_solve_polynomial_takes_the_kernel_path_and_agrees(monkeypatch, degree):
     rng = np.random.default_rng(11)
     x = rng.uniform(2, 8, 20000)
     y = 1 - 0.5 * x + 0.02 * x**4 + rng.normal(0, 0.1, x.size)
-    reference = solve_polynomial(x, y, 4)             # numpy passes (small n)
+    reference = solve_polynomial(x, y, degree)        # numpy passes (small n)
     calls = []
     original = _kernels.power_sums
     monkeypatch.setattr(_kernels, "power_sums", lambda *a: calls.append(1) or original(*a))
     monkeypatch.setattr(_polynomial, "KERNEL_MIN_POINTS", 1000)
-    coef, cov = solve_polynomial(x, y, 4)
+    coef, cov = solve_polynomial(x, y, degree)
     assert calls, "the compiled kernel was not used"
     assert coef == pytest.approx(reference[0], rel=1e-9, abs=1e-12)
     assert cov == pytest.approx(reference[1], rel=1e-8)
