@@ -77,22 +77,32 @@ STREAM_LIMIT = 2_000_000
 
 
 def _streamed_polynomial(obj: Objective):
-    """(theta, weighted residuals) for big polynomial problems, or None."""
+    """(theta, weighted residuals, statistics) for big polynomial problems, or None.
+
+    The statistics are what ``build_result`` would otherwise get from the
+    full n x p Jacobian: the unscaled covariance of theta and the leverages.
+    """
     powers = obj.model.polynomial_powers()
     if powers is None or not obj.all_free or obj.y.size * len(powers) <= STREAM_LIMIT:
         return None
     if sorted(powers) != list(range(len(powers))):
         return None
+    from lsqfit_app.solvers._polynomial import leverage_polynomial, polyval as _polyval
     from lsqfit_app.solvers._polynomial import solve_polynomial
 
     x = next(iter(obj.x.values()))
     w = obj.inv_sigma**2 if obj.weighted else None
-    coef, _cov = solve_polynomial(x, obj.y, len(powers) - 1, w)
-    theta = coef[list(powers)]
-    r = obj.y - np.polynomial.polynomial.polyval(x, coef)
+    coef, cov = solve_polynomial(x, obj.y, len(powers) - 1, w)
+    order = list(powers)
+    theta = coef[order]
+    fitted = _polyval(x, coef)
+    r = obj.y - fitted
     if obj.weighted:
         r *= obj.inv_sigma
-    return theta, r
+    statistics = {"fitted": fitted, "covariance": cov[np.ix_(order, order)],
+                  "leverage": leverage_polynomial(x, len(powers) - 1, w),
+                  "centered": True}    # the powers include 0: an intercept
+    return theta, r, statistics
 
 
 def run_closed_form(obj: Objective, options) -> Outcome:
@@ -105,12 +115,13 @@ def run_closed_form(obj: Objective, options) -> Outcome:
     except np.linalg.LinAlgError:
         streamed = None
     if streamed is not None:
-        theta, r = streamed
+        theta, r, statistics = streamed
         obj.nfev += 1
         obj.best_theta, obj.best_objective = theta, float(r @ r)
         obj.history.append(float(r @ r))
         obj.iterations = 1
-        return Outcome(theta, "converged", extra={"streamed": True, "closed_form_residuals": r})
+        return Outcome(theta, "converged", extra={"streamed": True, "closed_form_residuals": r,
+                                                  "closed_form_statistics": statistics})
     # f(theta) = A theta + f0 exactly, because the model is affine in theta.
     with np.errstate(all="ignore"):
         f0 = obj.model.eval(obj.expand(zero), obj.x)

@@ -49,23 +49,41 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     NaN or inf here, with a note, not a warning.
 
     ``extra`` may carry what the solver already computed at theta: the
-    closed form's refined residuals ("closed_form_residuals") or a
+    closed form's refined residuals ("closed_form_residuals"), the streamed
+    closed form's covariance and leverages ("closed_form_statistics"), or a
     :class:`Linearization` ("linearization"), whose Jacobian and R factor
     are then reused instead of evaluated and factorised again.
     """
     extra = dict(extra or {})
     closed = extra.pop("closed_form_residuals", None)
     lin = extra.pop("linearization", None)
+    streamed = extra.pop("closed_form_statistics", None)
     model = problem.model
     theta = np.asarray(theta, dtype=float)
     full = obj.expand(theta)
     names = list(model.param_names)
     y_u, sig_u = obj.y, obj.sigma
+
+    free = obj.free
+    free_idx = obj.free_idx
+    bound_side = [""] * len(names)
+    for i in free_idx:
+        p_i = problem.params[i]
+        if p_i.bounded:
+            bound_side[i] = _at_bound(full[i], p_i.min, p_i.max)
+    # the streamed closed form's covariance and leverages stand in for the
+    # n x p Jacobian (millions of rows) when every free parameter is active
+    if streamed is not None and (any(bound_side) or problem.loss != "linear"):
+        streamed = None
+
     if lin is not None and lin.theta.tobytes() != theta.tobytes():
         lin = None
     if lin is not None:
         f_u, Jf = lin.f, lin.J
         r_w = lin.r
+    elif streamed is not None:
+        f_u, Jf = streamed["fitted"], None
+        r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
     else:
         f_u, J = model.eval_and_jacobian(full, obj.x)
         r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
@@ -76,13 +94,6 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     if closed is not None:
         r_w = closed
 
-    free = obj.free
-    free_idx = obj.free_idx
-    bound_side = [""] * len(names)
-    for i in free_idx:
-        p_i = problem.params[i]
-        if p_i.bounded:
-            bound_side[i] = _at_bound(full[i], p_i.min, p_i.max)
     # active: free and not held at a bound; columns of Jf that enter the covariance
     active_cols = [k for k, i in enumerate(free_idx) if not bound_side[i]]
     act_idx = free_idx[active_cols]
@@ -94,7 +105,9 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     Ja = Jf if all_active else Jf[:, active_cols]
     R = scale_a = None
     act_names = [names[i] for i in act_idx]
-    if lin is not None and all_active and problem.loss == "linear":
+    if streamed is not None:
+        pass
+    elif lin is not None and all_active and problem.loss == "linear":
         R, scale_a = lin.R, lin.scale   # R None: J not finite, covariance_unscaled says so
     else:
         if problem.loss != "linear":
@@ -103,12 +116,17 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         if Ja.size and np.isfinite(Ja).all():
             scale_a = column_scale(Ja)
             R = r_factor(Ja / scale_a)
-    cov_a, notes_a = covariance_unscaled(Ja, act_names, R=R, scale=scale_a)
+    if streamed is not None:
+        cov_a, notes_a = streamed["covariance"], [""] * n_free
+    else:
+        cov_a, notes_a = covariance_unscaled(Ja, act_names, R=R, scale=scale_a)
 
     weighted = problem.weighting != "none"
     w = obj.inv_sigma * obj.inv_sigma if obj.weighted else None
     centered = True
-    if model.is_linear and problem.loss == "linear":
+    if streamed is not None:
+        centered = streamed["centered"]
+    elif model.is_linear and problem.loss == "linear":
         centered = has_intercept(Jf)
     gof = goodness_of_fit(y_u, w, r_w, n_free, problem.absolute_sigma, weighted, centered, sig_u)
     objective = gof["sse"] if problem.loss == "linear" else obj.objective_of(r_w)
@@ -186,7 +204,9 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         weighted_res = residuals / problem.point_sigma()
     scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
     # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
-    if R is not None:
+    if streamed is not None:
+        lev = streamed["leverage"]
+    elif R is not None:
         lev = leverage(Ja, R, scale_a)
     else:
         lev = leverage(Ja)

@@ -83,8 +83,18 @@ if njit is not None:
         return lo, hi
 
 
+    @njit(cache=True, nogil=True, fastmath={"contract"})
+    def _polyval(x, coef, out):   # pragma: no cover - compiled
+        d = coef.size - 1
+        for i in range(x.size):
+            acc = coef[d]
+            for k in range(d - 1, -1, -1):
+                acc = acc * x[i] + coef[k]
+            out[i] = acc
+
+
 def _compiled():
-    return None if njit is None else (_power_sums, _min_max)
+    return None if njit is None else (_power_sums, _min_max, _polyval)
 
 
 def available() -> bool:
@@ -136,3 +146,15 @@ def power_sums(x: np.ndarray, y: np.ndarray, degree: int, mid: float,
                  _split(x.size))
     total = np.sum(parts, axis=0)
     return total[:2 * degree + 1], total[2 * degree + 1:]
+
+
+def polyval(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """sum_k coef[k] x**k by Horner's rule, in one compiled pass (numpy's without numba)."""
+    kernels = _compiled()
+    coef = np.ascontiguousarray(coef, dtype=float)
+    if kernels is None or coef.size == 0:
+        return np.polynomial.polynomial.polyval(x, coef)
+    x = np.ascontiguousarray(x, dtype=float)
+    out = np.empty(x.size)
+    _map(lambda lo, hi: kernels[2](x[lo:hi], coef, out[lo:hi]), _split(x.size))
+    return out

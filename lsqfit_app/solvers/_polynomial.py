@@ -105,10 +105,7 @@ def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | N
     chunk of V with y so that one GEMM per chunk gives G and b.
     """
     kernels = _kernels_for(x.size)
-    lo, hi = kernels.min_max(x) if kernels else (float(np.min(x)), float(np.max(x)))
-    if hi == lo:
-        hi = lo + 1.0
-    mid, half = (hi + lo) / 2, (hi - lo) / 2
+    mid, half = _mid_half(x)
     k = degree + 1
     if w is None:
         sums = kernels.power_sums(x, y, degree, mid, half) if kernels else None
@@ -119,6 +116,15 @@ def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | N
         return G, b, _scaled_to_monomial(degree, mid, half)
     acc = _accumulate(x, y, w, degree, mid, half)
     return acc[:k, :k], acc[:k, k], _scaled_to_monomial(degree, mid, half)
+
+
+def _mid_half(x: np.ndarray) -> tuple[float, float]:
+    """Centre and half-width of x's range: t = (x - mid)/half lies in [-1, 1]."""
+    kernels = _kernels_for(x.size)
+    lo, hi = kernels.min_max(x) if kernels else (float(np.min(x)), float(np.max(x)))
+    if hi == lo:
+        hi = lo + 1.0
+    return (hi + lo) / 2, (hi - lo) / 2
 
 
 def _scaled_to_monomial(degree: int, mid: float, half: float) -> np.ndarray:
@@ -150,6 +156,35 @@ def solve_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | 
     c_t = np.linalg.solve(L.T, np.linalg.solve(L, b))
     inv_L = np.linalg.inv(L)
     return T @ c_t, T @ (inv_L.T @ inv_L) @ T.T
+
+
+def leverage_polynomial(x: np.ndarray, degree: int, w: np.ndarray | None = None) -> np.ndarray:
+    """Diagonal of the hat matrix of a (weighted) degree-d polynomial fit, streamed.
+
+    h_i = w_i v_i^T (V^T W V)^-1 v_i with v_i the scaled powers t_i**0..t_i**d:
+    with G = L L^T (Cholesky, in the well-conditioned scaled basis),
+    h_i = w_i |L^-1 v_i|^2, a small GEMM per chunk; the n x (d+1) design
+    matrix is never formed.
+    """
+    x = np.asarray(x, dtype=float)
+    G, _b, _T = gram_polynomial(x, x, degree, w)
+    inv_L = np.linalg.inv(np.linalg.cholesky(G))
+    mid, half = _mid_half(x)
+    h = np.empty(x.size)
+    P = np.empty((degree + 1, CHUNK))
+    for start in range(0, x.size, CHUNK):
+        Pm = _powers(x[start:start + CHUNK], P, degree, mid, half)
+        Z = inv_L @ Pm
+        h[start:start + Pm.shape[1]] = np.einsum("ij,ij->j", Z, Z)
+    if w is not None:
+        h *= w
+    return h
+
+
+def polyval(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """The polynomial with increasing coefficients ``coef`` at x (one compiled pass on big data)."""
+    kernels = _kernels_for(x.size)
+    return kernels.polyval(x, coef) if kernels else np.polynomial.polynomial.polyval(x, coef)
 
 
 def _line_by_dots(x: np.ndarray, y: np.ndarray):

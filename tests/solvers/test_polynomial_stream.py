@@ -35,8 +35,24 @@ def test_fit_streams_big_polynomials_and_agrees(monkeypatch, spec):
     assert big.values == pytest.approx(small.values, rel=1e-9, abs=1e-12)
     assert big.stderrs == pytest.approx(small.stderrs, rel=1e-9)
     assert big.statistics.sse == pytest.approx(small.statistics.sse, rel=1e-12)
+    # the streamed covariance and leverages replace the Jacobian's: same statistics
+    assert big.covariance == pytest.approx(small.covariance, rel=1e-8, abs=1e-20)
+    assert big.standardized_residuals == pytest.approx(small.standardized_residuals, rel=1e-8)
+    assert big.statistics.r_squared == pytest.approx(small.statistics.r_squared, rel=1e-12)
 
 
 def test_formula_with_offset_is_not_streamed():
     assert make_model("a*x + 3").polynomial_powers() is None
     assert make_model("a*x + b*x**2").polynomial_powers() == (1, 2)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_streamed_leverage_matches_the_hat_matrix(weighted):
+    from lsqfit_app.solvers._polynomial import leverage_polynomial
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 5, 3000)
+    w = rng.uniform(0.5, 2.0, x.size) if weighted else None
+    V = np.vander(x, 4, increasing=True)
+    Vw = V * np.sqrt(w)[:, None] if weighted else V
+    hat = np.einsum("ij,ji->i", Vw, np.linalg.solve(Vw.T @ Vw, Vw.T))
+    assert leverage_polynomial(x, 3, w) == pytest.approx(hat, rel=1e-9)
