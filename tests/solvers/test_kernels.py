@@ -54,3 +54,13 @@ def test_solve_polynomial_takes_the_kernel_path_and_agrees(monkeypatch, degree):
     assert calls, "the compiled kernel was not used"
     assert coef == pytest.approx(reference[0], rel=1e-9, abs=1e-12)
     assert cov == pytest.approx(reference[1], rel=1e-8)
+
+
+@pytest.mark.parametrize("n", [1, 7, 5000, (1 << 20) + 3])
+def test_polyval_matches_numpy(n):
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-3, 3, n)
+    coef = rng.normal(size=6)
+    assert _kernels.polyval(x, coef) == pytest.approx(
+        np.polynomial.polynomial.polyval(x, coef), rel=1e-12, abs=1e-12)
+    assert _kernels.polyval(x, coef[:1]) == pytest.approx(np.full(n, coef[0]))
