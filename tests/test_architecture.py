@@ -78,6 +78,18 @@ def test_small_fits_load_no_heavy_optional_modules():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_cli_fit_without_reports_loads_no_matplotlib():
+    # figures import matplotlib (~0.75 s); `fit --json` must not pay for it
+    code = (
+        "import sys, contextlib, io\n"
+        "from lsqfit_app.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['fit', 'resources/examples/peak.csv', '-x', 'wavelength (nm)',\n"
+        "          '-y', 'intensity (counts/s)', '--model', 'gaussian+line', '--json'])\n"
+        "assert 'matplotlib' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
 def test_every_subpackage_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     listed = set(config["tool"]["setuptools"]["packages"])

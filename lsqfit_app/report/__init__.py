@@ -13,17 +13,28 @@ from __future__ import annotations
 
 import os
 
+import importlib
+
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.report.files import checked_suffix
 from lsqfit_app.report.context import MaskedRow, ReportContext
 from lsqfit_app.report.exports import copy_results_tsv, export_fit
-from lsqfit_app.report.figures import save_figure
-from lsqfit_app.report.script import write_script
 
 REPORT_SUFFIXES = (".html", ".pdf", ".md")
 
 __all__ = ["REPORT_SUFFIXES", "MaskedRow", "ReportContext", "copy_results_tsv", "export_fit",
            "save_figure", "write_report", "write_script"]
+
+# Loaded on first use: figures import matplotlib (~0.75 s), which a
+# `lsqfit-app fit` that only prints text or JSON never needs.
+_LAZY = {"save_figure": "lsqfit_app.report.figures", "write_script": "lsqfit_app.report.script"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def write_report(result, problem, path, context: ReportContext | None = None,
