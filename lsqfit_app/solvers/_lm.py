@@ -30,6 +30,7 @@ def run_lm(obj: Objective, options) -> Outcome:
     fun = obj.residuals_and_cached_jacobian
 
     def jac(theta):
+        obj.keep(theta)          # an accepted point: MINPACK usually returns one of these
         hit = obj.cached(theta)
         J = hit[1] if hit is not None and hit[1] is not None else obj.jacobian(theta)
         # scipy checks Dfun once at x0 and lmder's first Jacobian is at x0 too:

@@ -73,6 +73,7 @@ class Objective:
         # Jacobian or None, objective, model values or None).  One tuple, so
         # the parts never disagree.
         self._last: tuple | None = None
+        self._kept: tuple | None = None   # see keep()
 
     # -- parameters ---------------------------------------------------
     @property
@@ -121,10 +122,10 @@ class Objective:
         Jacobian over.
         """
         theta = np.asarray(theta, dtype=float)
+        entry = self._entry(theta)
+        if entry is not None and entry[2] is not None:
+            return entry[1]
         key = theta.tobytes()
-        last = self._last
-        if last is not None and last[0] == key and last[2] is not None:
-            return last[1]
         r, Jr, objective, f = self._fused(theta)
         self._last = (key, r, Jr, objective, f)
         return r
@@ -141,11 +142,25 @@ class Objective:
         return r, self._weigh_jacobian(J), self._track(theta, r), f
 
     def cached(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float] | None:
-        """(residuals, Jacobian or None, objective) when theta was the last point evaluated."""
+        """(residuals, Jacobian or None, objective) when theta was the last point
+        evaluated or the last one kept (:meth:`keep`)."""
+        entry = self._entry(theta)
+        return None if entry is None else (entry[1], entry[2], entry[3])
+
+    def _entry(self, theta: np.ndarray) -> tuple | None:
+        key = np.asarray(theta, dtype=float).tobytes()
+        for entry in (self._last, self._kept):
+            if entry is not None and entry[0] == key:
+                return entry
+        return None
+
+    def keep(self, theta: np.ndarray) -> None:
+        """Hold on to the evaluation at theta past later ones: LM calls this at each
+        accepted point, where it usually stops, while its last evaluation is
+        often a rejected trial step."""
         last = self._last
         if last is not None and last[0] == np.asarray(theta, dtype=float).tobytes():
-            return last[1], last[2], last[3]
-        return None
+            self._kept = last
 
     def _track(self, theta: np.ndarray, r: np.ndarray) -> float:
         """Remember the best finite point (NaN/inf make the objective non-finite).
@@ -198,11 +213,9 @@ class Objective:
         return float(self.f_scale**2 * rho.sum()), 2.0 * (Jr.T @ (drho * r))
 
     def cached_model_values(self, theta: np.ndarray) -> np.ndarray | None:
-        """The model values f at theta when the last fused call was there."""
-        last = self._last
-        if last is not None and last[0] == np.asarray(theta, dtype=float).tobytes():
-            return last[4]
-        return None
+        """The model values f at theta when a cached fused call was there."""
+        entry = self._entry(theta)
+        return None if entry is None else entry[4]
 
     def _last_after(self, evaluate, theta: np.ndarray) -> float:
         evaluate(theta)
