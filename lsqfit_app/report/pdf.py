@@ -2,7 +2,10 @@
 
 Same content as the HTML report.  Text uses the DejaVu fonts that ship with
 matplotlib (so χ², σ, ≤ and superscripts print, and the text matches the
-figures); figures are 300 dpi PNGs, the formula is typeset with mathtext.
+figures).  Figures are vector graphics: reportlab lays out a slot of each
+figure's size, and after layout the figure, drawn by matplotlib as PDF, is
+stamped into its slot with pypdf (reportlab cannot embed PDF pages itself).
+The formula is typeset with mathtext at 300 dpi.
 Headings stay with what follows them, figures stay with their captions,
 long tables repeat their header row on the next page, and every page has a
 footer with the input file and the page number.
@@ -144,8 +147,55 @@ def _image(data: bytes, dpi: float, max_width: float):
     return img
 
 
-def report_story(result, problem, context, comparison, width):
-    """The flowables of the report."""
+class _FigureSlot:
+    """A flowable that reserves a figure's space and records where it landed."""
+
+    def __new__(cls, *args, **kwargs):
+        from reportlab.platypus import Flowable
+
+        class Slot(Flowable):
+            def __init__(self, pdf: bytes, width: float, height: float, placed: list):
+                super().__init__()
+                self.pdf, self.width, self.height, self.placed = pdf, width, height, placed
+                self.hAlign = "LEFT"
+
+            def wrap(self, avail_width, avail_height):
+                return self.width, self.height
+
+            def draw(self):
+                x, y = self.canv.absolutePosition(0, 0)
+                self.placed.append((self.canv.getPageNumber() - 1, x, y, self.width,
+                                    self.height, self.pdf))
+
+        return Slot(*args, **kwargs)
+
+
+def _figure_slot(fig, max_width: float, placed: list):
+    width, height = (float(v) * 72.0 for v in fig.get_size_inches())
+    if width > max_width:
+        height *= max_width / width
+        width = max_width
+    return _FigureSlot(figure_bytes(fig, "pdf"), width, height, placed)
+
+
+def _stamp_figures(document: bytes, placed: list) -> bytes:
+    """Draw each recorded figure (a one-page PDF) into its slot, as vector graphics."""
+    from pypdf import PdfReader, PdfWriter, Transformation
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(document)))
+    for page_index, x, y, width, height, pdf in placed:
+        figure = PdfReader(io.BytesIO(pdf)).pages[0]
+        box = figure.mediabox
+        transform = Transformation().scale(width / float(box.width),
+                                           height / float(box.height)).translate(x, y)
+        writer.pages[page_index].merge_transformed_page(figure, transform)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def report_story(result, problem, context, comparison, width, placed: list | None = None):
+    """The flowables of the report; figure slots record their places in ``placed``."""
     from reportlab.platypus import KeepTogether, Spacer
 
     st = _styles()
@@ -203,10 +253,10 @@ def report_story(result, problem, context, comparison, width):
                   _table(C.comparison_table([result, *comparison]), st)]
 
     first_figure = True
+    placed = [] if placed is None else placed
     for i, (key, caption, fig) in enumerate(report_figures(result, problem, comparison), 1):
-        png = figure_bytes(fig, "png", dpi=FIGURE_DPI)
         block = ([_p("Figures", st["h2"])] if first_figure else []) + [
-            _image(png, FIGURE_DPI, width), _p(f"Figure {i}. {caption}", st["caption"])]
+            _figure_slot(fig, width, placed), _p(f"Figure {i}. {caption}", st["caption"])]
         story.append(KeepTogether(block))
         first_figure = False
 
@@ -238,6 +288,7 @@ def write_pdf(result, problem, path, context, comparison=None) -> None:
         canvas.drawRightString(A4[0] - margin, 10 * mm, f"page {doc_.page}")
         canvas.restoreState()
 
-    doc.build(report_story(result, problem, context, comparison, doc.width),
+    placed: list = []
+    doc.build(report_story(result, problem, context, comparison, doc.width, placed),
               onFirstPage=footer, onLaterPages=footer)
-    write_bytes_atomic(path, buf.getvalue())
+    write_bytes_atomic(path, _stamp_figures(buf.getvalue(), placed))

@@ -133,6 +133,9 @@ def test_pdf_report(library_fit, peak_context, tmp_path):
         assert repr(p.value) in text
     for word in ("SHA-256", peak_context.sha256, "reduced χ²", "AICc", "Figure 4"):
         assert word in text
+    # figures are vector graphics: their axis labels are text in the PDF
+    for label in ("standardized residual", "normal quantile", "density"):
+        assert label in text
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(path), str(tmp_path / "page")],
                    check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
