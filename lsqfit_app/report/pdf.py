@@ -12,6 +12,7 @@ footer with the input file and the page number.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 
@@ -147,27 +148,27 @@ def _image(data: bytes, dpi: float, max_width: float):
     return img
 
 
-class _FigureSlot:
-    """A flowable that reserves a figure's space and records where it landed."""
+@functools.lru_cache(maxsize=1)
+def _slot_class():
+    """A flowable that reserves a figure's space and records where it landed
+    (made on first use: reportlab is imported only when a PDF is written)."""
+    from reportlab.platypus import Flowable
 
-    def __new__(cls, *args, **kwargs):
-        from reportlab.platypus import Flowable
+    class FigureSlot(Flowable):
+        def __init__(self, pdf: bytes, width: float, height: float, placed: list):
+            super().__init__()
+            self.pdf, self.width, self.height, self.placed = pdf, width, height, placed
+            self.hAlign = "LEFT"
 
-        class Slot(Flowable):
-            def __init__(self, pdf: bytes, width: float, height: float, placed: list):
-                super().__init__()
-                self.pdf, self.width, self.height, self.placed = pdf, width, height, placed
-                self.hAlign = "LEFT"
+        def wrap(self, avail_width, avail_height):
+            return self.width, self.height
 
-            def wrap(self, avail_width, avail_height):
-                return self.width, self.height
+        def draw(self):
+            x, y = self.canv.absolutePosition(0, 0)
+            self.placed.append((self.canv.getPageNumber() - 1, x, y, self.width, self.height,
+                                self.pdf))
 
-            def draw(self):
-                x, y = self.canv.absolutePosition(0, 0)
-                self.placed.append((self.canv.getPageNumber() - 1, x, y, self.width,
-                                    self.height, self.pdf))
-
-        return Slot(*args, **kwargs)
+    return FigureSlot
 
 
 def _figure_slot(fig, max_width: float, placed: list):
@@ -175,7 +176,7 @@ def _figure_slot(fig, max_width: float, placed: list):
     if width > max_width:
         height *= max_width / width
         width = max_width
-    return _FigureSlot(figure_bytes(fig, "pdf"), width, height, placed)
+    return _slot_class()(figure_bytes(fig, "pdf"), width, height, placed)
 
 
 def _stamp_figures(document: bytes, placed: list) -> bytes:
