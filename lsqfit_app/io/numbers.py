@@ -72,11 +72,7 @@ def parse_number(text: str, decimal: str = ".", thousands: str | None = None) ->
     if not s:
         return math.nan
     if number_pattern(decimal, thousands).fullmatch(s):
-        if thousands:
-            s = s.replace(thousands, "")
-        if decimal != ".":
-            s = s.replace(decimal, ".")
-        value = float(s)
+        value = _matched_to_float(s, decimal, thousands)
         if math.isinf(value):
             return None  # overflow such as 1e400: report it
         return value
@@ -84,6 +80,15 @@ def parse_number(text: str, decimal: str = ".", thousands: str | None = None) ->
     if special is not None:
         return special
     return None
+
+
+def _matched_to_float(s: str, decimal: str, thousands: str | None) -> float:
+    """The value of a string that ``number_pattern`` matched (inf on overflow)."""
+    if thousands:
+        s = s.replace(thousands, "")
+    if decimal != ".":
+        s = s.replace(decimal, ".")
+    return float(s)
 
 
 def is_number(text: str, decimal: str = ".", thousands: str | None = None) -> bool:
@@ -119,12 +124,8 @@ def convert_column(cells: list, decimal: str = ".", thousands: str | None = None
         s = str(cell).strip()
         if not s:
             continue
-        if pattern.fullmatch(s):
-            if thousands:
-                s = s.replace(thousands, "")
-            if decimal != ".":
-                s = s.replace(decimal, ".")
-            v = float(s)
+        if pattern.fullmatch(s):   # the common case, without parse_number's call
+            v = _matched_to_float(s, decimal, thousands)
             if math.isinf(v):
                 bad[i] = True
             else:
