@@ -62,12 +62,11 @@ class Linearization:
 def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
     """Evaluate and factorise the fit at free parameters theta (linear loss)."""
     theta = np.array(theta, dtype=float)
-    # the fused evaluation, from the Objective's cache when the solver's last
-    # point was theta (MINPACK usually stops at the point it evaluated last)
-    r = obj.residuals_and_cached_jacobian(theta)
-    _r, Jr, _objective = obj.cached(theta)
-    f = obj.cached_model_values(theta)
-    J = -Jr                                  # d f/d theta, weighted
+    # the fused evaluation, from the Objective's cache when the solver stopped
+    # at its last evaluation or its last accepted point (Objective.keep)
+    evaluation = obj.fused_evaluation(theta)
+    r, f = evaluation.r, evaluation.f
+    J = -evaluation.Jr                       # d f/d theta, weighted
     m, p = J.shape
     scale = column_scale(J)
     R = qtr = None

@@ -32,13 +32,13 @@ def run_lm(obj: Objective, options) -> Outcome:
     def jac(theta):
         obj.keep(theta)          # an accepted point: MINPACK usually returns one of these
         hit = obj.cached(theta)
-        J = hit[1] if hit is not None and hit[1] is not None else obj.jacobian(theta)
+        J = hit.Jr if hit is not None and hit.Jr is not None else obj.jacobian(theta)
         # scipy checks Dfun once at x0 and lmder's first Jacobian is at x0 too:
         # only a new point is a new iteration
         key = theta.tobytes()
         if key != reported["key"]:
             reported["key"] = key
-            obj.report(theta, hit[2] if hit is not None else None)
+            obj.report(theta, hit.objective if hit is not None else None)
         return J
 
     n = max(obj.n_free, 1)
@@ -51,9 +51,8 @@ def run_lm(obj: Objective, options) -> Outcome:
     # no further improvement is possible - at these tolerances that is convergence.
     if status in ("ftol_too_small", "xtol_too_small", "gtol_too_small"):
         status = "converged"
-    r = obj.last_residuals(theta)
-    if r is None:
-        r = obj.residuals(theta)
+    hit = obj.cached(theta)
+    r = hit.r if hit is not None else obj.residuals(theta)
     if not np.isfinite(r).all():
         return Outcome(obj.best_theta, "nonfinite", mesg)
     return Outcome(np.asarray(theta, dtype=float), status, mesg, extra={"minpack_info": info})

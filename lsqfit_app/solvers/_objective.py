@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -34,6 +34,16 @@ class Outcome:
     status: str                # a key of solvers.MESSAGES
     detail: str = ""
     extra: dict = field(default_factory=dict)
+
+
+class Evaluation(NamedTuple):
+    """One evaluation of the model at free parameters, as the Objective caches it."""
+
+    key: bytes                # theta.tobytes()
+    r: np.ndarray             # weighted residuals (y - f)/sigma
+    Jr: np.ndarray | None     # d r / d theta (None: residuals only)
+    objective: float
+    f: np.ndarray | None      # model values (fused evaluations only)
 
 
 class Objective:
@@ -69,11 +79,9 @@ class Objective:
         self.history: list[float] = []
         self.best_theta = self.full[self.free].copy()
         self.best_objective = math.inf
-        # The last point evaluated through residuals(): (theta bytes, residuals,
-        # Jacobian or None, objective, model values or None).  One tuple, so
-        # the parts never disagree.
-        self._last: tuple | None = None
-        self._kept: tuple | None = None   # see keep()
+        # the last evaluation, and the one LM last accepted (see keep())
+        self._last: Evaluation | None = None
+        self._kept: Evaluation | None = None
 
     # -- parameters ---------------------------------------------------
     @property
@@ -109,7 +117,7 @@ class Objective:
         if self.weighted:
             r *= self.inv_sigma
         self.nfev += 1
-        self._last = (theta.tobytes(), r, None, self._track(theta, r), None)
+        self._last = Evaluation(theta.tobytes(), r, None, self._track(theta, r), None)
         return r
 
     def residuals_and_cached_jacobian(self, theta: np.ndarray) -> np.ndarray:
@@ -121,17 +129,14 @@ class Objective:
         one fused call per iteration replaces two.  :meth:`cached` hands the
         Jacobian over.
         """
-        theta = np.asarray(theta, dtype=float)
-        entry = self._entry(theta)
-        if entry is not None and entry[2] is not None:
-            return entry[1]
-        key = theta.tobytes()
-        r, Jr, objective, f = self._fused(theta)
-        self._last = (key, r, Jr, objective, f)
-        return r
+        return self.fused_evaluation(theta).r
 
-    def _fused(self, theta: np.ndarray):
-        """(residuals, d r/d theta, objective, model values) from one model call."""
+    def fused_evaluation(self, theta: np.ndarray) -> Evaluation:
+        """Residuals, Jacobian and model values at theta from one model call (or the cache)."""
+        theta = np.asarray(theta, dtype=float)
+        hit = self.cached(theta)
+        if hit is not None and hit.Jr is not None:
+            return hit
         self.check_cancel()
         f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
         self.nfev += 1
@@ -139,18 +144,15 @@ class Objective:
         r = self.y - f
         if self.weighted:
             r *= self.inv_sigma
-        return r, self._weigh_jacobian(J), self._track(theta, r), f
+        self._last = Evaluation(theta.tobytes(), r, self._weigh_jacobian(J),
+                                self._track(theta, r), f)
+        return self._last
 
-    def cached(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float] | None:
-        """(residuals, Jacobian or None, objective) when theta was the last point
-        evaluated or the last one kept (:meth:`keep`)."""
-        entry = self._entry(theta)
-        return None if entry is None else (entry[1], entry[2], entry[3])
-
-    def _entry(self, theta: np.ndarray) -> tuple | None:
+    def cached(self, theta: np.ndarray) -> Evaluation | None:
+        """The evaluation at theta when it was the last one or the last kept (:meth:`keep`)."""
         key = np.asarray(theta, dtype=float).tobytes()
         for entry in (self._last, self._kept):
-            if entry is not None and entry[0] == key:
+            if entry is not None and entry.key == key:
                 return entry
         return None
 
@@ -159,7 +161,7 @@ class Objective:
         accepted point, where it usually stops, while its last evaluation is
         often a rejected trial step."""
         last = self._last
-        if last is not None and last[0] == np.asarray(theta, dtype=float).tobytes():
+        if last is not None and last.key == np.asarray(theta, dtype=float).tobytes():
             self._kept = last
 
     def _track(self, theta: np.ndarray, r: np.ndarray) -> float:
@@ -192,8 +194,8 @@ class Objective:
         return np.negative(J, out=J) if J.flags.writeable and J.base is None else -J
 
     def residuals_and_jacobian(self, theta):
-        r, Jr, _objective, _f = self._fused(np.asarray(theta, dtype=float))
-        return r, Jr
+        evaluation = self.fused_evaluation(theta)
+        return evaluation.r, evaluation.Jr
 
     def objective_of(self, r: np.ndarray) -> float:
         return loss_objective(r, self.loss, self.f_scale)
@@ -212,19 +214,6 @@ class Objective:
         rho, drho = loss_terms(r, self.loss, self.f_scale)
         return float(self.f_scale**2 * rho.sum()), 2.0 * (Jr.T @ (drho * r))
 
-    def cached_model_values(self, theta: np.ndarray) -> np.ndarray | None:
-        """The model values f at theta when a cached fused call was there."""
-        entry = self._entry(theta)
-        return None if entry is None else entry[4]
-
-    def _last_after(self, evaluate, theta: np.ndarray) -> float:
-        evaluate(theta)
-        return self._last[3]
-
-    def last_residuals(self, theta: np.ndarray) -> np.ndarray | None:
-        hit = self.cached(theta)
-        return None if hit is None else hit[0]
-
     # -- progress -----------------------------------------------------
     def report(self, theta: np.ndarray, objective: float | None = None) -> None:
         """Called by a solver once per iteration (and once at the start)."""
@@ -232,7 +221,10 @@ class Objective:
         theta = np.asarray(theta, dtype=float)
         if objective is None:
             hit = self.cached(theta)
-            objective = hit[2] if hit is not None else self._last_after(self.residuals, theta)
+            if hit is None:
+                self.residuals(theta)
+                hit = self._last
+            objective = hit.objective
         if not math.isfinite(objective):
             objective = math.inf   # NaN residuals: the objective is undefined, plotted as inf
         if self.history:

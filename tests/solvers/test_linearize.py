@@ -54,8 +54,8 @@ def test_fused_evaluation_is_cached_and_agrees_with_separate_calls():
     r_again = obj.residuals_and_cached_jacobian(theta.copy())
     assert r_again is r and obj.nfev == evaluations          # served from the cache
     hit = obj.cached(theta)
-    assert hit is not None and hit[2] == pytest.approx(float(r @ r))
-    assert hit[1] == pytest.approx(obj.jacobian(theta), rel=1e-14)
+    assert hit is not None and hit.objective == pytest.approx(float(r @ r))
+    assert hit.Jr == pytest.approx(obj.jacobian(theta), rel=1e-14)
     assert r == pytest.approx(obj.residuals(theta), rel=1e-14)
     assert obj.cached(theta + 1e-3) is None
 
@@ -103,3 +103,19 @@ def test_a_width_fixed_at_zero_is_a_status_not_a_traceback(spec, width):
     result = fit(problem)
     assert not result.status.converged
     assert "NaN or infinite" in result.message
+
+
+def test_kept_evaluation_outlives_a_later_one():
+    problem = _gauss_problem()
+    obj = Objective(problem, np.array([2.5, 0.1, 1.2, 0.3]), solver="lm")
+    accepted, trial = np.array([2.9, 0.2, 1.1, 0.4]), np.array([3.1, 0.25, 1.0, 0.45])
+    obj.fused_evaluation(accepted)
+    obj.fused_evaluation(trial)
+    assert obj.cached(accepted) is None              # only the last one, unless kept
+    obj.fused_evaluation(accepted)
+    obj.keep(accepted)
+    obj.fused_evaluation(trial)
+    evaluations = obj.nfev
+    assert obj.cached(accepted) is not None and obj.cached(trial) is not None
+    linearize(obj, accepted)                         # served from the kept evaluation
+    assert obj.nfev == evaluations
