@@ -87,20 +87,19 @@ def _streamed_polynomial(obj: Objective):
         return None
     if sorted(powers) != list(range(len(powers))):
         return None
-    from lsqfit_app.solvers._polynomial import leverage_polynomial, polyval as _polyval
-    from lsqfit_app.solvers._polynomial import solve_polynomial
+    from lsqfit_app.solvers._polynomial import fit_polynomial, polyval
 
     x = next(iter(obj.x.values()))
     w = obj.inv_sigma**2 if obj.weighted else None
-    coef, cov = solve_polynomial(x, obj.y, len(powers) - 1, w)
+    fit = fit_polynomial(x, obj.y, len(powers) - 1, w)
     order = list(powers)
-    theta = coef[order]
-    fitted = _polyval(x, coef)
+    theta = fit.coef[order]
+    fitted = polyval(x, fit.coef)
     r = obj.y - fitted
     if obj.weighted:
         r *= obj.inv_sigma
-    statistics = {"fitted": fitted, "covariance": cov[np.ix_(order, order)],
-                  "leverage": leverage_polynomial(x, len(powers) - 1, w),
+    statistics = {"fitted": fitted, "covariance": fit.covariance[np.ix_(order, order)],
+                  "leverage": fit.leverage(x, w),
                   "centered": True}    # the powers include 0: an intercept
     return theta, r, statistics
 

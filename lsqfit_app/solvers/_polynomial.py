@@ -15,6 +15,8 @@ path with double-double refinement.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.polynomial import polynomial as _poly
 
@@ -99,23 +101,20 @@ def _kernels_for(n: int):
 def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | None = None):
     """Normal equations in the scaled monomials t**k, accumulated over chunks.
 
-    Returns (G, b, T): G = V W V^T and b = V W y with V the rows t**0..t**d,
-    and T mapping coefficients in t to monomial coefficients in x.
-    Unweighted data take the Hankel power-sum path; weighted data stack a
-    chunk of V with y so that one GEMM per chunk gives G and b.
+    Returns (G, b, mid, half): G = V W V^T and b = V W y with V the rows
+    t**0..t**d of t = (x - mid)/half.  Unweighted data take the Hankel
+    power-sum path; weighted data stack a chunk of V with y so that one GEMM
+    per chunk gives G and b.
     """
     kernels = _kernels_for(x.size)
     mid, half = _mid_half(x)
     k = degree + 1
     if w is None:
         sums = kernels.power_sums(x, y, degree, mid, half) if kernels else None
-        if sums is not None:
-            G, b = _hankel(*sums)
-        else:
-            G, b = _hankel_sums(x, y, degree, mid, half)
-        return G, b, _scaled_to_monomial(degree, mid, half)
+        G, b = _hankel(*sums) if sums is not None else _hankel_sums(x, y, degree, mid, half)
+        return G, b, mid, half
     acc = _accumulate(x, y, w, degree, mid, half)
-    return acc[:k, :k], acc[:k, k], _scaled_to_monomial(degree, mid, half)
+    return acc[:k, :k], acc[:k, k], mid, half
 
 
 def _mid_half(x: np.ndarray) -> tuple[float, float]:
@@ -138,6 +137,51 @@ def _scaled_to_monomial(degree: int, mid: float, half: float) -> np.ndarray:
     return T
 
 
+@dataclass
+class PolynomialFit:
+    """A weighted least-squares polynomial from one pass over the data.
+
+    ``coef`` and ``covariance`` (the unscaled (X^T W X)^-1) are in the
+    monomial basis; the Cholesky factor of the Gram matrix in the scaled
+    basis is kept for :meth:`leverage`.
+    """
+
+    coef: np.ndarray
+    covariance: np.ndarray
+    inv_L: np.ndarray      # L^-1, G = L L^T in the scaled basis t = (x - mid)/half
+    mid: float
+    half: float
+
+    def leverage(self, x: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        """Diagonal of the hat matrix, h_i = w_i |L^-1 v_i|^2 with v_i = t_i**0..t_i**d.
+
+        A small GEMM per chunk: the n x (d+1) design matrix is never formed.
+        """
+        degree = self.inv_L.shape[0] - 1
+        h = np.empty(x.size)
+        P = np.empty((degree + 1, CHUNK))
+        for start in range(0, x.size, CHUNK):
+            Pm = _powers(x[start:start + CHUNK], P, degree, self.mid, self.half)
+            Z = self.inv_L @ Pm
+            h[start:start + Pm.shape[1]] = np.einsum("ij,ij->j", Z, Z)
+        if w is not None:
+            h *= w
+        return h
+
+
+def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int,
+                   w: np.ndarray | None = None) -> PolynomialFit:
+    """The Gram-matrix path of :func:`solve_polynomial`, with what leverages need."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    G, b, mid, half = gram_polynomial(x, y, degree, w)
+    L = np.linalg.cholesky(G)
+    c_t = np.linalg.solve(L.T, np.linalg.solve(L, b))
+    inv_L = np.linalg.inv(L)
+    T = _scaled_to_monomial(degree, mid, half)
+    return PolynomialFit(T @ c_t, T @ (inv_L.T @ inv_L) @ T.T, inv_L, mid, half)
+
+
 def solve_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | None = None):
     """Monomial coefficients c_0..c_d (increasing) of the weighted LS polynomial.
 
@@ -151,34 +195,8 @@ def solve_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | 
         fast = _line_by_dots(x, y)
         if fast is not None:
             return fast
-    G, b, T = gram_polynomial(x, y, degree, w)
-    L = np.linalg.cholesky(G)
-    c_t = np.linalg.solve(L.T, np.linalg.solve(L, b))
-    inv_L = np.linalg.inv(L)
-    return T @ c_t, T @ (inv_L.T @ inv_L) @ T.T
-
-
-def leverage_polynomial(x: np.ndarray, degree: int, w: np.ndarray | None = None) -> np.ndarray:
-    """Diagonal of the hat matrix of a (weighted) degree-d polynomial fit, streamed.
-
-    h_i = w_i v_i^T (V^T W V)^-1 v_i with v_i the scaled powers t_i**0..t_i**d:
-    with G = L L^T (Cholesky, in the well-conditioned scaled basis),
-    h_i = w_i |L^-1 v_i|^2, a small GEMM per chunk; the n x (d+1) design
-    matrix is never formed.
-    """
-    x = np.asarray(x, dtype=float)
-    G, _b, _T = gram_polynomial(x, x, degree, w)
-    inv_L = np.linalg.inv(np.linalg.cholesky(G))
-    mid, half = _mid_half(x)
-    h = np.empty(x.size)
-    P = np.empty((degree + 1, CHUNK))
-    for start in range(0, x.size, CHUNK):
-        Pm = _powers(x[start:start + CHUNK], P, degree, mid, half)
-        Z = inv_L @ Pm
-        h[start:start + Pm.shape[1]] = np.einsum("ij,ij->j", Z, Z)
-    if w is not None:
-        h *= w
-    return h
+    fit = fit_polynomial(x, y, degree, w)
+    return fit.coef, fit.covariance
 
 
 def polyval(x: np.ndarray, coef: np.ndarray) -> np.ndarray:

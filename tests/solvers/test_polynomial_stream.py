@@ -48,11 +48,12 @@ def test_formula_with_offset_is_not_streamed():
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_streamed_leverage_matches_the_hat_matrix(weighted):
-    from lsqfit_app.solvers._polynomial import leverage_polynomial
+    from lsqfit_app.solvers._polynomial import fit_polynomial
     rng = np.random.default_rng(3)
     x = rng.uniform(-2, 5, 3000)
     w = rng.uniform(0.5, 2.0, x.size) if weighted else None
     V = np.vander(x, 4, increasing=True)
     Vw = V * np.sqrt(w)[:, None] if weighted else V
     hat = np.einsum("ij,ji->i", Vw, np.linalg.solve(Vw.T @ Vw, Vw.T))
-    assert leverage_polynomial(x, 3, w) == pytest.approx(hat, rel=1e-9)
+    y = np.sin(x)
+    assert fit_polynomial(x, y, 3, w).leverage(x, w) == pytest.approx(hat, rel=1e-9)
