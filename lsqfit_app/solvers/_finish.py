@@ -101,33 +101,16 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     n_free = int(free_idx.size)
     dof = n_used - n_free
 
-    all_active = len(active_cols) == n_free
-    Ja = Jf if all_active else Jf[:, active_cols]
-    R = scale_a = None
     act_names = [names[i] for i in act_idx]
     if streamed is not None:
-        pass
-    elif lin is not None and all_active and problem.loss == "linear":
-        R, scale_a = lin.R, lin.scale   # R None: J not finite, covariance_unscaled says so
-    else:
-        if problem.loss != "linear":
-            _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
-            Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
-        if Ja.size and np.isfinite(Ja).all():
-            scale_a = column_scale(Ja)
-            R = r_factor(Ja / scale_a)
-    if streamed is not None:
         cov_a, notes_a = streamed["covariance"], [""] * n_free
+        lev, centered = streamed["leverage"], streamed["centered"]
     else:
-        cov_a, notes_a = covariance_unscaled(Ja, act_names, R=R, scale=scale_a)
+        cov_a, notes_a, lev, centered = _curvature(problem, Jf, r_w, active_cols,
+                                                   len(active_cols) == n_free, act_names, lin)
 
     weighted = problem.weighting != "none"
     w = obj.inv_sigma * obj.inv_sigma if obj.weighted else None
-    centered = True
-    if streamed is not None:
-        centered = streamed["centered"]
-    elif model.is_linear and problem.loss == "linear":
-        centered = has_intercept(Jf)
     gof = goodness_of_fit(y_u, w, r_w, n_free, problem.absolute_sigma, weighted, centered, sig_u)
     objective = gof["sse"] if problem.loss == "linear" else obj.objective_of(r_w)
 
@@ -204,12 +187,6 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         weighted_res = residuals / problem.point_sigma()
     scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
     # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
-    if streamed is not None:
-        lev = streamed["leverage"]
-    elif R is not None:
-        lev = leverage(Ja, R, scale_a)
-    else:
-        lev = leverage(Ja)
     std_used = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
     if all_used:
         std_res = std_used
@@ -230,3 +207,30 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         fitted=fitted, residuals=residuals, weighted_residuals=weighted_res,
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
         weighting=problem.weighting, model=model, extra=extra)
+
+
+def _curvature(problem: FitProblem, Jf: np.ndarray, r_w: np.ndarray, active_cols: list[int],
+               all_active: bool, act_names: list[str], lin):
+    """(unscaled covariance of the active parameters, their notes, leverages, centred R²?).
+
+    From the solver's factorisation when it has one at this point (linear
+    loss, no parameter at a bound), else from a fresh QR of the Jacobian;
+    under a robust loss the rows are weighted by sqrt(rho') first.
+    """
+    Ja = Jf if all_active else Jf[:, active_cols]
+    R = scale = None
+    if lin is not None and all_active and problem.loss == "linear":
+        R, scale = lin.R, lin.scale   # R None: J not finite, covariance_unscaled says so
+    else:
+        if problem.loss != "linear":
+            _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
+            Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
+        if Ja.size and np.isfinite(Ja).all():
+            scale = column_scale(Ja)
+            R = r_factor(Ja / scale)
+    cov, notes = covariance_unscaled(Ja, act_names, R=R, scale=scale)
+    lev = leverage(Ja, R, scale) if R is not None else leverage(Ja)
+    centered = True
+    if problem.model.is_linear and problem.loss == "linear":
+        centered = has_intercept(Jf)
+    return cov, notes, lev, centered
