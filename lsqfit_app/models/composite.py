@@ -317,11 +317,12 @@ class SumModel(Model):
             features.append(_peak_features(xs, r))
         elif n >= 5:
             spread = float(rs.max() - rs.min())
-            idx, prom = find_peaks(rs, 0.05 * spread)
+            idx, prom, left_base, right_base = find_peaks(rs, 0.05 * spread)
             if idx.size:
                 top = np.argsort(prom)[::-1][:k]
                 idx = idx[top]
-                left_ip, right_ip = half_widths(rs, idx)
+                left_ip, right_ip = half_widths(rs, idx, prom[top], left_base[top],
+                                                right_base[top])
                 grid = np.arange(n)
                 left = np.interp(left_ip, grid, xs)
                 right = np.interp(right_ip, grid, xs)

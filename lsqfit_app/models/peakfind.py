@@ -61,22 +61,26 @@ def prominences(y: np.ndarray, peaks: list[int]) -> tuple[np.ndarray, np.ndarray
     return prom, left, right
 
 
-def find_peaks(y: np.ndarray, min_prominence: float) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, prominences) of the local maxima at least ``min_prominence`` high."""
+def find_peaks(y: np.ndarray, min_prominence: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(indices, prominences, left bases, right bases) of the local maxima at
+    least ``min_prominence`` high."""
     y = np.asarray(y, dtype=float)
     peaks = local_maxima(y)
     if not peaks:
-        return np.zeros(0, dtype=int), np.zeros(0)
-    prom, _left, _right = prominences(y, peaks)
+        empty = np.zeros(0, dtype=int)
+        return empty, np.zeros(0), empty, empty
+    prom, left, right = prominences(y, peaks)
     keep = prom >= min_prominence
-    return np.asarray(peaks, dtype=int)[keep], prom[keep]
+    return np.asarray(peaks, dtype=int)[keep], prom[keep], left[keep], right[keep]
 
 
-def half_widths(y: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated (left, right) sample positions where each peak falls to half its prominence."""
+def half_widths(y: np.ndarray, peaks: np.ndarray, prom: np.ndarray, left_base: np.ndarray,
+                right_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated (left, right) sample positions where each peak falls to half
+    its prominence, searching no further than its bases (as ``find_peaks`` gives them)."""
     y = np.asarray(y, dtype=float)
     peaks = [int(p) for p in peaks]
-    prom, left_base, right_base = prominences(y, peaks)
     values = y.tolist()
     left_ip = np.empty(len(peaks))
     right_ip = np.empty(len(peaks))

@@ -21,12 +21,14 @@ def _signals():
 @pytest.mark.parametrize("fraction", [0.0, 0.05, 0.3])
 def test_matches_scipy_find_peaks_and_peak_widths(y, fraction):
     min_prom = fraction * float(np.ptp(y))
-    idx, prom = peakfind.find_peaks(y, min_prom)
+    idx, prom, left_base, right_base = peakfind.find_peaks(y, min_prom)
     ref_idx, props = signal.find_peaks(y, prominence=min_prom)
     assert idx.tolist() == ref_idx.tolist()
     assert prom == pytest.approx(props["prominences"], rel=1e-12)
+    assert left_base.tolist() == props["left_bases"].tolist()
+    assert right_base.tolist() == props["right_bases"].tolist()
     if idx.size:
-        left, right = peakfind.half_widths(y, idx)
+        left, right = peakfind.half_widths(y, idx, prom, left_base, right_base)
         ref = signal.peak_widths(y, idx, rel_height=0.5)
         assert left == pytest.approx(ref[2], rel=1e-12)
         assert right == pytest.approx(ref[3], rel=1e-12)
