@@ -144,11 +144,7 @@ class SumModel(Model):
 
     def eval_and_jacobian(self, p, x):
         p = np.asarray(p, dtype=float)
-        if not self._array_parts:   # only offsets: fall back to the plain sum
-            parts = self._parts
-        else:
-            parts = self._array_parts
-        parts = iter(parts)
+        parts = iter(self._array_parts or self._parts)   # only offsets: the plain sum
         model, sl = next(parts)
         total, j = model.eval_and_jacobian(p[sl], x)
         total = np.array(total, dtype=float)  # a copy: components may return shared arrays
