@@ -159,7 +159,7 @@ class _Search:
         self.deadline = time.perf_counter() + _TIME_CAP
         # peak terms: location name -> its width name (None when it has none)
         self.peaks = _peak_roles(model, names, self.x)
-        self.peak_grids: dict[str, list[float]] = {}
+        self.peak_grids = self._peak_grids()
 
     # -- helpers -----------------------------------------------------------
     @property
@@ -242,7 +242,6 @@ class _Search:
                     mags.update((0.1 * s, s, 10 * s))
         base = sorted({0.0, *mags, *(-m for m in mags), *locations})
         periodic = _periodic_roles(self.model, self.names, self.x)
-        self.peak_grids = self._peak_grids()
         out = []
         for i in self.nonlin:
             # a peak's location or width may still lie outside the data's
