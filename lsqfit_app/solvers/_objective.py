@@ -65,8 +65,13 @@ class Objective:
         self.free = np.array(free, dtype=bool)
         self.free_idx = np.array([i for i, f in enumerate(free) if f], dtype=np.intp)
         self.full = np.array(start, dtype=float)
-        self.lower = np.array([p.min for p in problem.params if not p.fixed], dtype=float)
-        self.upper = np.array([p.max for p in problem.params if not p.fixed], dtype=float)
+        lower = [p.min for p in problem.params if not p.fixed]
+        upper = [p.max for p in problem.params if not p.fixed]
+        self.lower = np.array(lower, dtype=float)
+        self.upper = np.array(upper, dtype=float)
+        #: (free index, min, max) of the free parameters with a finite bound
+        self.bounds = [(k, lo, hi) for k, (lo, hi) in enumerate(zip(lower, upper))
+                       if lo > -math.inf or hi < math.inf]
         self.loss = problem.loss
         self.f_scale = problem.f_scale
         self.solver = solver
@@ -82,6 +87,8 @@ class Objective:
         # the last evaluation, and the one LM last accepted (see keep())
         self._last: Evaluation | None = None
         self._kept: Evaluation | None = None
+        #: key (theta.tobytes()) of the point last reported as an iteration
+        self.reported_key: bytes | None = None
 
     # -- parameters ---------------------------------------------------
     @property
@@ -91,6 +98,13 @@ class Objective:
     @property
     def n_free(self) -> int:
         return int(self.free_idx.size)
+
+    def inside(self, theta: np.ndarray) -> bool:
+        """Strictly inside every bound?  (Python floats: a few parameters, every fit.)"""
+        if not self.bounds:
+            return True
+        t = theta.tolist()
+        return all(lo < t[k] < hi for k, lo, hi in self.bounds)
 
     def expand(self, theta: np.ndarray) -> np.ndarray:
         if self.all_free:
@@ -148,6 +162,66 @@ class Objective:
                                 self._track(theta, r), f)
         return self._last
 
+    def minpack_callbacks(self):
+        """(residuals, jacobian_rows) for MINPACK's lmder, with the bookkeeping inlined.
+
+        The same work as :meth:`fused_evaluation` and :meth:`report`, written
+        as two closures over local names: MINPACK calls them once per
+        evaluation and once per iteration, and on a 100-point fit the
+        attribute lookups and method calls of the general path cost as much
+        as the model itself.  lmder asks for the Jacobian only at the point it
+        evaluated last (and has just accepted), so ``jacobian_rows`` reads
+        the last evaluation, keeps it (see :meth:`keep_last`), reports the
+        iteration and returns the Jacobian transposed: MINPACK's column-major
+        layout, without a copy.
+        """
+        eval_and_jacobian = self.model.eval_and_jacobian
+        x, y, inv_sigma = self.x, self.y, self.inv_sigma
+        weighted, all_free, free_idx = self.weighted, self.all_free, self.free_idx
+        cancel = self.cancel
+        minus_inv_sigma = (-inv_sigma)[:, None] if weighted else None
+        full = self.full
+
+        def residuals(theta):
+            key = theta.tobytes()
+            last = self._last
+            if last is not None and last.key == key and last.Jr is not None:
+                return last.r            # lmder's first call: the start, evaluated already
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled
+            if all_free:
+                f, J = eval_and_jacobian(theta, x)
+            else:
+                p = full.copy()
+                p[free_idx] = theta
+                f, J = eval_and_jacobian(p, x)
+                J = J[:, free_idx]
+            r = y - f
+            if weighted:
+                r *= inv_sigma
+                Jr = J * minus_inv_sigma
+            else:
+                Jr = -J
+            self.nfev += 1
+            self.njev += 1
+            value = float(np.dot(r, r))
+            if value < self.best_objective:   # False for NaN
+                self.best_objective = value
+                self.best_theta = theta.copy()
+            self._last = Evaluation(key, r, Jr, value, f)
+            return r
+
+        def jacobian_rows(theta):
+            last = self._last
+            if last is None or last.key != theta.tobytes():   # never, with lmder
+                last = self.fused_evaluation(theta)
+            self._kept = last
+            if last.key != self.reported_key:
+                self.report(theta, last.objective)
+            return last.Jr.T
+
+        return residuals, jacobian_rows
+
     def cached(self, theta: np.ndarray) -> Evaluation | None:
         """The evaluation at theta when it was the last one or the last kept (:meth:`keep`)."""
         key = np.asarray(theta, dtype=float).tobytes()
@@ -156,13 +230,14 @@ class Objective:
                 return entry
         return None
 
-    def keep(self, theta: np.ndarray) -> None:
-        """Hold on to the evaluation at theta past later ones: LM calls this at each
-        accepted point, where it usually stops, while its last evaluation is
-        often a rejected trial step."""
-        last = self._last
-        if last is not None and last.key == np.asarray(theta, dtype=float).tobytes():
-            self._kept = last
+    def keep_last(self) -> Evaluation | None:
+        """Hold on to the last evaluation past later ones, and return it.
+
+        LM calls this at each accepted point, where it usually stops, while
+        its last evaluation is often a rejected trial step.
+        """
+        self._kept = self._last
+        return self._last
 
     def _track(self, theta: np.ndarray, r: np.ndarray) -> float:
         """Remember the best finite point (NaN/inf make the objective non-finite).
@@ -219,6 +294,7 @@ class Objective:
         """Called by a solver once per iteration (and once at the start)."""
         self.check_cancel()
         theta = np.asarray(theta, dtype=float)
+        self.reported_key = theta.tobytes()
         if objective is None:
             hit = self.cached(theta)
             if hit is None:
