@@ -96,6 +96,14 @@ class Model(ABC):
         """Both at once; subclasses override when they can share work."""
         return self.eval(p, x), self.jacobian(p, x)
 
+    def eval_and_jacobian_rows(self, p: np.ndarray, x: Predictors, rows: np.ndarray) -> np.ndarray:
+        """The values, with the Jacobian written transposed into ``rows``
+        (a parameters x points buffer, such as a sum of models' slice of its
+        own).  Subclasses that can build J^T in place override this."""
+        f, J = self.eval_and_jacobian(p, x)
+        rows[...] = J.T
+        return f
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.formula}>"
 

@@ -60,6 +60,13 @@ def _is_offset(model: Model) -> bool:
     return isinstance(model, PolynomialModel) and model.degree == 0
 
 
+def _n_points(x, names: tuple[str, ...]) -> int:
+    """Number of points in the predictors (a dict of arrays on the solvers' hot path)."""
+    if type(x) is dict:
+        return np.shape(x[names[0]])[0]
+    return next(iter(as_predictors(x, names).values())).size
+
+
 class SumModel(Model):
     """The sum of several models with prefixed parameter names.
 
@@ -105,6 +112,9 @@ class SumModel(Model):
         offsets = [sl.start for m, sl in self._parts if _is_offset(m)]
         self._offset_cols: tuple[int, ...] = tuple(offsets)
         self._array_parts = tuple((m, sl) for m, sl in self._parts if not _is_offset(m))
+        # what eval_and_jacobian calls per part (only offsets: the plain sum)
+        self._rows_parts = tuple((m.eval_and_jacobian_rows, sl)
+                                 for m, sl in self._array_parts or self._parts)
 
         indep: list[str] = []
         for model in components:
@@ -144,21 +154,20 @@ class SumModel(Model):
 
     def eval_and_jacobian(self, p, x):
         p = np.asarray(p, dtype=float)
-        parts = iter(self._array_parts or self._parts)   # only offsets: the plain sum
-        model, sl = next(parts)
-        total, j = model.eval_and_jacobian(p[sl], x)
-        total = np.array(total, dtype=float)  # a copy: components may return shared arrays
-        # Rows of a (P, n) buffer are filled contiguously; the transpose is column-major.
-        jac = np.empty((len(self.param_names), j.shape[0]))
-        jac[sl] = j.T
-        for model, sl in parts:
-            f, j = model.eval_and_jacobian(p[sl], x)
-            total += f
-            jac[sl] = j.T
-        if self._array_parts:
+        # Each part writes its Jacobian straight into its rows of one
+        # (P, n) buffer; the transpose handed back is column-major.
+        jac = np.empty((len(self.param_names), _n_points(x, self.independent_vars)))
+        total = None
+        for into, sl in self._rows_parts:
+            f = into(p[sl], x, jac[sl])
+            # new arrays, never in place: a part may hand back an array it keeps
+            total = f if total is None else total + f
+        if self._array_parts and self._offset_cols:
+            offset = 0.0
             for col in self._offset_cols:
-                total += p[col]
+                offset += p.item(col)
                 jac[col] = 1.0
+            total = total + offset
         return total, jac.T
 
     def param_hints(self) -> dict[str, ParamHint]:

@@ -74,15 +74,21 @@ def _floats(p) -> list[float]:
     return p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
 
 
-def _call(shape: Callable, x, p):
+def _call(shape: Callable, x, p, **out):
     """A lineshape at parameters p, as Python floats (fast) or, on a zero
     division (a width of exactly 0), as numpy scalars, which give inf/NaN
-    like any other overflow instead of raising."""
+    like any other overflow instead of raising.  ``out``: the Jacobian
+    buffer, for shapes that take one."""
     xv = _x_of(x)
     try:
-        return shape(xv, *_floats(p))
+        return shape(xv, *_floats(p), **out)
     except ZeroDivisionError:
-        return shape(xv, *np.asarray(p, dtype=float))
+        return shape(xv, *np.asarray(p, dtype=float), **out)
+
+
+def _takes_out(shape: Callable | None) -> bool:
+    import inspect
+    return shape is not None and "out" in inspect.signature(shape).parameters
 
 
 def _prepare(x, y, max_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,6 +250,7 @@ class LibraryModel(Model):
     # The lineshape pair; staticmethod() in subclasses.
     _shape: Callable = None
     _shape_jac: Callable = None
+    _jac_out: bool = False
 
     # Parameters go to the lineshapes as Python floats: arithmetic of numpy
     # scalars with arrays is measurably slower on the 100-point hot path.
@@ -255,6 +262,18 @@ class LibraryModel(Model):
 
     def eval_and_jacobian(self, p, x):
         return _call(self._shape_jac, x, p)
+
+    def eval_and_jacobian_rows(self, p, x, rows):
+        if self._jac_out:
+            return _call(self._shape_jac, x, p, out=rows)[0]
+        return super().eval_and_jacobian_rows(p, x, rows)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Can the lineshape pair build J^T in a caller's buffer?  A class with
+        # its own eval_and_jacobian (the polynomials) does not use the pair.
+        cls._jac_out = (cls.eval_and_jacobian is LibraryModel.eval_and_jacobian
+                        and _takes_out(cls._shape_jac))
 
     def param_hints(self) -> dict[str, ParamHint]:
         return dict(self._hints)
