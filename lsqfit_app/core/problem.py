@@ -106,16 +106,20 @@ class FitProblem:
             raise InputError(f"the mask has {excl.size} entries but y has {n}")
 
         # Infinite values are never "missing": they are an error the user must see.
+        # One isfinite per column serves this check and the mask of used rows.
         named = dict(xs)
         named[labels.get("y", "y") if labels else "y"] = y
         if sigma is not None:
             named[labels.get("sigma", "sigma") if labels else "sigma"] = sigma
+        used = ~excl
         for name, arr in named.items():
-            if not np.isinf(arr).any():
+            finite = np.isfinite(arr)
+            if finite.all():
                 continue
             bad = np.flatnonzero(np.isinf(arr) & ~excl)
             if bad.size:
                 raise InputError(f"column {name!r} has infinite values in rows {_rows_text(bad)}")
+            used &= finite
 
         if weighting == "sigma":
             bad = np.flatnonzero((sigma <= 0) & ~excl & np.isfinite(sigma))
@@ -128,18 +132,13 @@ class FitProblem:
                 raise InputError(f"relative weights need y != 0; y is 0 in rows {_rows_text(bad)}")
 
         settings = _merge_params(model, params)
-        used = ~excl & np.isfinite(y)
-        for arr in xs.values():
-            used &= np.isfinite(arr)
-        if sigma is not None:
-            used &= np.isfinite(sigma)
         problem = cls(model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
                       excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
                       used_mask=used)
         n_free = sum(not p.fixed for p in settings)
-        if int(np.count_nonzero(used)) < max(n_free, 1):
-            raise InputError(
-                f"too few points: {problem.n_used} usable points for {n_free} free parameters")
+        n_used = n if used.all() else int(np.count_nonzero(used))
+        if n_used < max(n_free, 1):
+            raise InputError(f"too few points: {n_used} usable points for {n_free} free parameters")
         return problem
 
     # ------------------------------------------------------------------
@@ -200,37 +199,45 @@ class FitProblem:
 
 
 def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None) -> tuple[Parameter, ...]:
-    """One Parameter per model parameter, in model order, validated."""
-    hints = model.param_hints()
-    if base is not None:
-        current = {p.name: p for p in base}
-    else:
-        current = {name: Parameter(name, None, False, hints[name].min if name in hints else -math.inf,
-                                   hints[name].max if name in hints else math.inf)
-                   for name in model.param_names}
-    given: dict[str, Parameter] = {}
+    """One Parameter per model parameter, in model order, validated.
+
+    A parameter not given keeps its ``base`` setting, or gets default
+    settings with the bounds of the model's hints; a bare number is a start
+    value within those bounds.
+    """
+    names = model.param_names
+    current = {p.name: p for p in base} if base is not None else None
+    hints = model.param_hints() if current is None else None
     if params is None:
-        pass
+        given: Mapping = {}
     elif isinstance(params, Mapping):
-        for name, value in params.items():
-            if isinstance(value, Parameter):
-                given[name] = value
-            else:
-                given[name] = Parameter(name, float(value), False, current[name].min if name in current
-                                        else -math.inf, current[name].max if name in current else math.inf)
+        given = params
     else:
-        for p in params:
-            given[p.name] = p
-    unknown = [k for k in given if k not in current]
-    if unknown:
-        raise ParameterError(
-            f"unknown parameter {unknown[0]!r}; the model {model.name!r} has "
-            f"{', '.join(model.param_names) or 'no parameters'}")
+        given = {p.name: p for p in params}
+    if len(given):
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise ParameterError(
+                f"unknown parameter {unknown[0]!r}; the model {model.name!r} has "
+                f"{', '.join(names) or 'no parameters'}")
     merged = []
-    for name in model.param_names:
-        p = given.get(name, current[name])
-        if p.name != name:
-            p = Parameter(name, p.value, p.fixed, p.min, p.max)
+    for name in names:
+        value = given.get(name)
+        if isinstance(value, Parameter):
+            p = value if value.name == name else Parameter(
+                name, value.value, value.fixed, value.min, value.max)
+        else:
+            if current is not None:
+                old = current[name]
+                lo, hi = old.min, old.max
+            else:
+                old = None
+                hint = hints.get(name)
+                lo, hi = (hint.min, hint.max) if hint is not None else (-math.inf, math.inf)
+            if value is None:
+                p = old if old is not None else Parameter(name, None, False, lo, hi)
+            else:
+                p = Parameter(name, float(value), False, lo, hi)
         p.validate()
         merged.append(p)
     return tuple(merged)

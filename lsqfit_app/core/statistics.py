@@ -148,6 +148,41 @@ def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = 
     return cov, notes
 
 
+def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
+                     scale=None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(J^T J)^-1, notes and leverages from an R factor with R^T R = J^T J.
+
+    ``R`` is unscaled (p x p, upper triangular); ``scale``, when given, is
+    ``column_scale(J)`` or a callable returning it.  A well-conditioned R
+    (nearly every fit) is inverted by one triangular inversion, which serves
+    the covariance R^-1 R^-T and the leverages |J_i R^-1|^2 alike.  Whether
+    it is well conditioned is decided as conservatively as
+    :func:`covariance_unscaled` decides rank deficiency, on R_s = R / scale:
+    with D the column norms of J (and of R), R_s = (R / D)(D / scale) where
+    D / scale lies in (1/2, 1], so cond_2(R_s) <= 2 cond_2(R / D)
+    <= 2 |R / D|_F |D R^-1|_F = 2 sqrt(p) |D R^-1|_F.  When that bound is
+    below the function's tolerance its SVD test would pass too; otherwise
+    that function and :func:`leverage` take over, with their SVD and their
+    notes on which parameters are undetermined.
+    """
+    m, p = J.shape
+    if p and m >= p:
+        r_inv, info = lapack.dtrtri(R, lower=0)
+        if info == 0:
+            # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2
+            bound = 4.0 * p * float(np.einsum("ij,ij->j", R, R) @ np.einsum("ij,ij->i", r_inv, r_inv))
+            if bound * (max(m, p) * _EPS) ** 2 < 1.0:
+                L = J @ r_inv
+                return r_inv @ r_inv.T, [""] * p, np.einsum("ij,ij->i", L, L)
+    if callable(scale):
+        scale = scale()
+    if scale is None:
+        scale = column_scale(J)
+    R_s = R / scale
+    cov, notes = covariance_unscaled(J, names, R=R_s, scale=scale)
+    return cov, notes, leverage(J, R_s, scale)
+
+
 @functools.lru_cache(maxsize=256)
 def t_quantile(dof: int, level: float = T_LEVEL) -> float:
     if dof <= 0:
@@ -162,11 +197,11 @@ def p_value(t: float, dof: int) -> float:
     return float(2 * _sp.stdtr(dof, -abs(t)))
 
 
-def p_values(t: np.ndarray, dof: int) -> np.ndarray:
+def p_values(t, dof: int) -> list[float]:
     """Two-sided p values of t statistics (NaN where t is not finite), in one call."""
     if dof <= 0:
-        return np.full(np.shape(t), math.nan)
-    return 2 * _sp.stdtr(dof, -np.abs(t))
+        return [math.nan] * len(t)
+    return [2.0 * v for v in _sp.stdtr(dof, [-abs(v) for v in t]).tolist()]
 
 
 def has_intercept(J: np.ndarray) -> bool:

@@ -222,9 +222,11 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
 
 def _start_is_finite(obj: Objective, chosen: str) -> bool:
     """Can the model be evaluated at the start?  For LM (and auto, which tries LM
-    first) the check is the fused evaluation LM needs first anyway, cached."""
+    first) the check is the fused evaluation LM needs first anyway, cached;
+    a finite sum of squares settles it without looking at every residual."""
     if chosen in ("auto", "lm") and obj.loss == "linear":
-        return bool(np.isfinite(obj.residuals_and_cached_jacobian(obj.theta0)).all())
+        evaluation = obj.fused_evaluation(obj.theta0)
+        return math.isfinite(evaluation.objective) or bool(np.isfinite(evaluation.r).all())
     return bool(np.isfinite(obj.value(obj.theta0)))
 
 

@@ -16,6 +16,8 @@ Strategy (no per-problem settings):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lsqfit_app.solvers._linearize import Linearization, linearize
@@ -51,43 +53,46 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     and each step changes the objective below its rounding level, so steps
     are accepted while the objective stays within rounding of the best and
     the steps keep contracting; it stops at a relative step of POLISH_RTOL.
-    Starts from, and returns, a linearisation (reused for the statistics).
+    Starts from, and returns, a linearisation (reused for the statistics);
+    call it where the rank check has passed.  Parameters are few, so the
+    step sizes are Python floats.
     """
-    eps = _EPS
-    if not np.isfinite(lin.r).all():
+    f_best = lin.objective
+    if not math.isfinite(f_best):
         return lin
-    r = lin.r
-    f_best = float(r @ r)
     # rounding level of the objective: each residual y - f carries an error of
     # a few eps * |y| (cancellation when the fit is close), so sum r^2 is only
     # known to about 2 * sum |r| * eps * |y|
-    noise = 16 * eps * float(np.abs(r) @ (np.abs(obj.y) * obj.inv_sigma)) + 64 * eps * f_best
-    last_step = np.inf
+    noise = 16 * _EPS * float(np.abs(lin.r) @ (np.abs(obj.y) * obj.inv_sigma)) + 64 * _EPS * f_best
+    last_step = math.inf
     for _ in range(POLISH_STEPS):
         # a QR solve is enough: the step is small, and its relative accuracy
         # cond * eps only slows the contraction a little
         step = lin.gauss_newton_step()
-        if step is None or not np.isfinite(step).all():
+        if step is None:
             break
-        size = float((np.abs(step) / np.maximum(np.abs(lin.theta), 1e-300)).max())
-        if size >= last_step or size <= POLISH_RTOL:
-            break   # not contracting, or already far beyond the digits anyone reads
+        size = _relative_size(step.tolist(), lin.theta.tolist())
+        if not size < last_step or size <= POLISH_RTOL:
+            break   # not contracting (or not finite), or already far beyond the digits anyone reads
         trial = linearize(obj, lin.theta + step)
-        f_t = float(trial.r @ trial.r) if np.isfinite(trial.r).all() else np.inf
-        if not f_t <= f_best + noise:
+        if not trial.objective <= f_best + noise:   # also False for NaN
             break
-        lin, f_best, last_step = trial, min(f_t, f_best), size
+        lin, f_best, last_step = trial, min(trial.objective, f_best), size
     return lin
 
 
-def _inside(obj: Objective, theta: np.ndarray) -> bool:
-    # array methods, not np.all: this runs on every fit, and numpy's module-level
-    # wrappers cost more than the comparison of a few parameters
-    return bool((theta > obj.lower).all() and (theta < obj.upper).all())
+def _relative_size(step: list[float], theta: list[float]) -> float:
+    """max |step_j| / |theta_j| (inf when a step is not finite)."""
+    size = 0.0
+    for s, t in zip(step, theta):
+        if not math.isfinite(s):
+            return math.inf
+        size = max(size, abs(s) / max(abs(t), 1e-300))
+    return size
 
 
 def run_auto(obj: Objective, options) -> Outcome:
-    bounded = bool(np.any(np.isfinite(obj.lower)) or np.any(np.isfinite(obj.upper)))
+    bounded = bool(obj.bounds)
     if obj.loss != "linear":
         out = run_trf(obj, options)
         out.extra["solver"] = "trf"
@@ -97,19 +102,19 @@ def run_auto(obj: Objective, options) -> Outcome:
         # respects anyway; MINPACK LM is much cheaper than TRF, so try it first
         # and keep its answer when it lands strictly inside the box.
         trial = None
-        if _inside(obj, obj.theta0):
+        if obj.inside(obj.theta0):
             history, iterations = list(obj.history), obj.iterations
             try:
                 trial = run_lm(obj, options)
             except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                 trial = None
-            if trial is not None and trial.status == "converged" and _inside(obj, trial.theta):
+            if trial is not None and trial.status == "converged" and obj.inside(trial.theta):
                 lin = linearize(obj, trial.theta)
                 if not _rank_deficient(lin):
                     trial.extra["solver"] = "lm"
                     if options.polish:
                         polished = polish(obj, lin)
-                        if _inside(obj, polished.theta):
+                        if obj.inside(polished.theta):
                             lin = polished
                     trial.theta = lin.theta
                     trial.extra["linearization"] = lin
@@ -136,8 +141,10 @@ def run_auto(obj: Objective, options) -> Outcome:
     if first.status == "converged":
         if lin is None:
             lin = linearize(obj, first.theta)
-        if options.polish:
-            lin = polish(obj, lin)
+            if options.polish and not _rank_deficient(lin):
+                lin = polish(obj, lin)
+        elif options.polish:
+            lin = polish(obj, lin)      # LM's point passed the rank check above
         first.theta = lin.theta
         first.extra["linearization"] = lin
     return first

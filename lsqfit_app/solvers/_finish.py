@@ -9,8 +9,8 @@ from lsqfit_app.core.losses import loss_terms
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
 from lsqfit_app.core.statistics import (
-    column_scale, covariance_unscaled, goodness_of_fit, has_intercept, leverage, p_values,
-    r_factor, t_quantile)
+    column_scale, covariance_unscaled, curvature_from_r, goodness_of_fit, has_intercept, leverage,
+    p_values, r_factor, t_quantile)
 from lsqfit_app.solvers._objective import Objective
 
 AT_BOUND_RTOL = 1e-8
@@ -53,40 +53,46 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     closed form's covariance and leverages ("closed_form_statistics"), or a
     :class:`Linearization` ("linearization"), whose Jacobian and R factor
     are then reused instead of evaluated and factorised again.
+
+    This runs once per fit and small fits are dominated by per-call costs,
+    so it is written to make few numpy calls: whole-vector operations, and
+    Python floats for the per-parameter table.
     """
     extra = dict(extra or {})
     closed = extra.pop("closed_form_residuals", None)
     lin = extra.pop("linearization", None)
     streamed = extra.pop("closed_form_statistics", None)
     model = problem.model
+    settings = problem.params
     theta = np.asarray(theta, dtype=float)
     full = obj.expand(theta)
+    values = full.tolist()
     names = list(model.param_names)
-    y_u, sig_u = obj.y, obj.sigma
+    p = len(names)
+    y_u = obj.y
 
-    free = obj.free
     free_idx = obj.free_idx
-    bound_side = [""] * len(names)
-    for i in free_idx:
-        p_i = problem.params[i]
+    bound_side = [""] * p
+    for i in free_idx.tolist():
+        p_i = settings[i]
         if p_i.bounded:
-            bound_side[i] = _at_bound(full[i], p_i.min, p_i.max)
+            bound_side[i] = _at_bound(values[i], p_i.min, p_i.max)
+    any_at_bound = any(bound_side)
     # the streamed closed form's covariance and leverages stand in for the
     # n x p Jacobian (millions of rows) when every free parameter is active
-    if streamed is not None and (any(bound_side) or problem.loss != "linear"):
+    if streamed is not None and (any_at_bound or problem.loss != "linear"):
         streamed = None
 
     if lin is not None and lin.theta.tobytes() != theta.tobytes():
         lin = None
     if lin is not None:
-        f_u, Jf = lin.f, lin.J
-        r_w = lin.r
+        f_u, Jf, r_w = lin.f, lin.Jr, lin.r     # the sign of J is immaterial below
     elif streamed is not None:
         f_u, Jf = streamed["fitted"], None
-        r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
+        r_w = (y_u - f_u) / obj.sigma if obj.weighted else y_u - f_u
     else:
         f_u, J = model.eval_and_jacobian(full, obj.x)
-        r_w = (y_u - f_u) / sig_u if obj.weighted else y_u - f_u
+        r_w = (y_u - f_u) / obj.sigma if obj.weighted else y_u - f_u
         Jw = J * obj.inv_sigma[:, None] if obj.weighted else J
         Jf = Jw if obj.all_free else Jw[:, obj.free_idx]
         if not obj.free_idx.size:
@@ -95,49 +101,56 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         r_w = closed
 
     # active: free and not held at a bound; columns of Jf that enter the covariance
-    active_cols = [k for k, i in enumerate(free_idx) if not bound_side[i]]
-    act_idx = free_idx[active_cols]
+    if any_at_bound:
+        active_cols = [k for k, i in enumerate(free_idx.tolist()) if not bound_side[i]]
+        act_idx = free_idx[active_cols]
+    else:
+        active_cols, act_idx = None, free_idx
     n_used = y_u.size
     n_free = int(free_idx.size)
     dof = n_used - n_free
 
-    act_names = [names[i] for i in act_idx]
+    act_names = [names[i] for i in act_idx.tolist()]
     if streamed is not None:
         cov_a, notes_a = streamed["covariance"], [""] * n_free
         lev, centered = streamed["leverage"], streamed["centered"]
     else:
-        cov_a, notes_a, lev, centered = _curvature(problem, Jf, r_w, active_cols,
-                                                   len(active_cols) == n_free, act_names, lin)
+        cov_a, notes_a, lev, centered = _curvature(problem, Jf, r_w, active_cols, act_names, lin)
 
     weighted = problem.weighting != "none"
     w = obj.inv_sigma * obj.inv_sigma if obj.weighted else None
-    gof = goodness_of_fit(y_u, w, r_w, n_free, problem.absolute_sigma, weighted, centered, sig_u)
+    gof = goodness_of_fit(y_u, w, r_w, n_free, problem.absolute_sigma, weighted, centered,
+                          obj.sigma)
     objective = gof["sse"] if problem.loss == "linear" else obj.objective_of(r_w)
 
     s2 = 1.0
     if not problem.absolute_sigma:
         s2 = (objective / dof) if dof > 0 else math.nan
-    p = len(names)
     if act_idx.size == p:
         cov = cov_a * s2
     else:
         cov = np.zeros((p, p))
         cov[np.ix_(act_idx, act_idx)] = cov_a * s2
-        for i in free_idx:
+        for i in free_idx.tolist():
             if bound_side[i]:
                 cov[i, :] = cov[:, i] = np.nan
-    tq = t_quantile(dof)
     diagonal = cov.diagonal()
     variances = diagonal.tolist()
-    slot = {int(i): k for k, i in enumerate(act_idx)}
-    p_all = p_values(full / np.sqrt(diagonal), dof).tolist()
+    # t and p values as Python floats; stdtr once for every parameter
+    t_all = [v / math.sqrt(var) if var > 0 else math.nan for v, var in zip(values, variances)]
+    p_all = p_values(t_all, dof)
+    tq = t_quantile(dof)
+    slot = {i: k for k, i in enumerate(act_idx.tolist())}
     params = []
     for i, name in enumerate(names):
-        setting = problem.params[i]
-        val = float(full[i])
+        setting = settings[i]
+        val = values[i]
+        tv = pv = math.nan
+        ci = (math.nan, math.nan)
         if setting.fixed:
             se = 0.0
             note = "fixed"
+            ci = (val, val)
         elif bound_side[i]:
             se = math.nan
             note = (f"at its {bound_side[i]} bound: the bound is active, so the curvature "
@@ -148,38 +161,29 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             note = notes_a[slot[i]]
             if dof <= 0:
                 se = math.nan
-                note = f"too few points: {n_used} points for {n_free} free parameters leave no degrees of freedom"
+                note = (f"too few points: {n_used} points for {n_free} free parameters "
+                        "leave no degrees of freedom")
             elif not math.isfinite(se) and not note:
                 note = "the standard error is not finite"
-        if setting.fixed:
-            ci = (val, val)
-            tv = pv = math.nan
-        elif math.isfinite(se) and se > 0:
-            ci = (val - tq * se, val + tq * se)
-            tv = val / se
-            pv = p_all[i]
-        else:
-            ci = (math.nan, math.nan)
-            tv = pv = math.nan
+            if math.isfinite(se) and se > 0:
+                ci = (val - tq * se, val + tq * se)
+                tv, pv = t_all[i], p_all[i]
         params.append(ParameterResult(
             name=name, value=val, stderr=float(se), ci95=ci, t_value=tv, p_value=pv,
             fixed=setting.fixed, at_bound=bool(bound_side[i]), start=float(start_full[i]),
             min=setting.min, max=setting.max, stderr_note=note))
 
     sd = np.sqrt(np.abs(diagonal))
-    corr = cov / (sd[:, None] * sd[None, :])
+    corr = cov / np.multiply.outer(sd, sd)
     for i in range(p):
-        if problem.params[i].fixed:
+        if settings[i].fixed:
             corr[i, :] = corr[:, i] = np.nan
         elif math.isfinite(corr[i, i]):
             corr[i, i] = 1.0
 
     used = problem.used
     all_used = n_used == problem.n
-    if all_used:
-        fitted = f_u
-    else:
-        fitted = model.eval(full, problem.x)
+    fitted = f_u if all_used else model.eval(full, problem.x)
     residuals = problem.y - fitted
     if problem.weighting == "none":
         weighted_res = residuals.copy()
@@ -209,28 +213,32 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         weighting=problem.weighting, model=model, extra=extra)
 
 
-def _curvature(problem: FitProblem, Jf: np.ndarray, r_w: np.ndarray, active_cols: list[int],
-               all_active: bool, act_names: list[str], lin):
+def _curvature(problem: FitProblem, Jf: np.ndarray, r_w: np.ndarray,
+               active_cols: list[int] | None, act_names: list[str], lin):
     """(unscaled covariance of the active parameters, their notes, leverages, centred R²?).
 
-    From the solver's factorisation when it has one at this point (linear
-    loss, no parameter at a bound), else from a fresh QR of the Jacobian;
-    under a robust loss the rows are weighted by sqrt(rho') first.
+    ``active_cols`` None: every free parameter is active.  From the solver's
+    factorisation when it has one at this point (linear loss, no parameter
+    at a bound), else from a fresh QR of the Jacobian; under a robust loss
+    the rows are weighted by sqrt(rho') first.
     """
-    Ja = Jf if all_active else Jf[:, active_cols]
-    R = scale = None
-    if lin is not None and all_active and problem.loss == "linear":
-        R, scale = lin.R, lin.scale   # R None: J not finite, covariance_unscaled says so
-    else:
-        if problem.loss != "linear":
-            _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
-            Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
-        if Ja.size and np.isfinite(Ja).all():
-            scale = column_scale(Ja)
-            R = r_factor(Ja / scale)
-    cov, notes = covariance_unscaled(Ja, act_names, R=R, scale=scale)
-    lev = leverage(Ja, R, scale) if R is not None else leverage(Ja)
+    Ja = Jf if active_cols is None else Jf[:, active_cols]
     centered = True
     if problem.model.is_linear and problem.loss == "linear":
         centered = has_intercept(Jf)
+    if lin is not None and active_cols is None and problem.loss == "linear":
+        if lin.R is None:   # J not finite: covariance_unscaled says so
+            cov, notes = covariance_unscaled(Ja, act_names)
+            return cov, notes, leverage(Ja), centered
+        cov, notes, lev = curvature_from_r(Ja, lin.R, act_names, lambda: lin.scale)
+        return cov, notes, lev, centered
+    if problem.loss != "linear":
+        _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
+        Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
+    R = scale = None
+    if Ja.size and np.isfinite(Ja).all():
+        scale = column_scale(Ja)
+        R = r_factor(Ja / scale)
+    cov, notes = covariance_unscaled(Ja, act_names, R=R, scale=scale)
+    lev = leverage(Ja, R, scale) if R is not None else leverage(Ja)
     return cov, notes, lev, centered

@@ -6,11 +6,15 @@ values, and the covariance and leverage come from its R.  ``linearize``
 computes it once, from one fused model call, and ``build_result`` reuses it
 at the final point.
 
-The QR is of the augmented matrix [J/S | r] (S: powers of two near the
-column norms, exact scaling): its R holds R_J in the leading block and Q^T r
-in the last column, so the Gauss-Newton step needs no Q.  LAPACK is called
-directly: for a 100 x 5 matrix numpy's ``qr`` wrapper costs ten times the
-factorisation itself, and this runs once or twice per fit.
+The QR is of the augmented matrix [Jr | r], Jr = dr/dtheta as the Objective
+holds it (no negation): its R holds R_J in the leading block (up to row
+signs, which J^T J = R^T R and the leverages do not see) and Q^T r in the
+last column, so the Gauss-Newton step needs no Q.  The columns are not
+scaled first: Householder QR commutes exactly with scaling a column by a
+power of two, so the powers-of-two ``scale`` is applied to the small R
+afterwards, where a test needs it.  LAPACK is called directly: for a
+100 x 5 matrix numpy's ``qr`` wrapper costs ten times the factorisation
+itself, and this runs once or twice per fit.
 """
 from __future__ import annotations
 
@@ -31,48 +35,51 @@ class Linearization:
     theta: np.ndarray
     f: np.ndarray          # model values (unweighted)
     r: np.ndarray          # weighted residuals (y - f)/sigma
-    J: np.ndarray          # weighted Jacobian (df/dtheta)/sigma, free columns
-    scale: np.ndarray      # column_scale(J)
-    R: np.ndarray | None   # R of J/scale; None when J is not finite or too short
+    Jr: np.ndarray         # dr/dtheta = -(df/dtheta)/sigma, free columns
+    R: np.ndarray | None   # R factor of Jr (p x p); None when not finite or too few rows
     qtr: np.ndarray | None  # Q^T r (first p entries)
+    objective: float       # r @ r (NaN or inf when r is not finite)
 
     @property
     def finite(self) -> bool:
         return self.R is not None
 
+    @functools.cached_property
+    def scale(self) -> np.ndarray:
+        """Powers of two at the column norms of J (``column_scale``), read off R."""
+        return column_scale(self.R) if self.R is not None else column_scale(self.Jr)
+
     def singular_values(self, column_weights: np.ndarray | None = None) -> np.ndarray:
         """Singular values of J * column_weights (of J/scale when none are given)."""
-        A = self.R if column_weights is None else self.R * (column_weights * self.scale)
+        A = self.R / self.scale if column_weights is None else self.R * column_weights
         s, info = lapack.dgesdd(A, compute_uv=0)[1::2]   # LAPACK directly: a p x p matrix
         return s if info == 0 else np.linalg.svd(A, compute_uv=False)
 
     def gauss_newton_step(self) -> np.ndarray | None:
-        """The step minimising |r - J step|, or None when R is singular."""
+        """The step minimising |r + Jr step|, or None when R is exactly singular.
+
+        No test of conditioning here: callers polish only after the rank
+        check (``_auto._rank_deficient``) has passed at this point or one a
+        rounding-level step away.
+        """
         if self.R is None:
             return None
-        d = np.abs(self.R.diagonal())
-        if d.size == 0 or not d.min() > 1e-14 * d.max():
-            return None
         z, info = lapack.dtrtrs(self.R, self.qtr)
-        if info != 0:
-            return None
-        return z / self.scale
+        return -z if info == 0 else None
 
 
 def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
     """Evaluate and factorise the fit at free parameters theta (linear loss)."""
     theta = np.array(theta, dtype=float)
     # the fused evaluation, from the Objective's cache when the solver stopped
-    # at its last evaluation or its last accepted point (Objective.keep)
+    # at its last evaluation or its last accepted point (Objective.keep_last)
     evaluation = obj.fused_evaluation(theta)
-    r, f = evaluation.r, evaluation.f
-    J = -evaluation.Jr                       # d f/d theta, weighted
-    m, p = J.shape
-    scale = column_scale(J)
+    r, Jr = evaluation.r, evaluation.Jr
+    m, p = Jr.shape
     R = qtr = None
     if m >= p:
         A = np.empty((m, p + 1), order="F")
-        np.divide(J, scale, out=A[:, :p])
+        A[:, :p] = Jr
         A[:, p] = r
         if np.isfinite(A).all():
             qr, _tau, _work, info = lapack.dgeqrf(A, overwrite_a=True)
@@ -80,7 +87,7 @@ def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
                 R = qr[:p, :p].copy()
                 R[_strictly_lower(p)] = 0.0   # np.triu, without its mask-building overhead
                 qtr = qr[:p, p].copy()
-    return Linearization(theta, f, r, J, scale, R, qtr)
+    return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective)
 
 
 @functools.lru_cache(maxsize=64)

@@ -113,9 +113,64 @@ def test_kept_evaluation_outlives_a_later_one():
     obj.fused_evaluation(trial)
     assert obj.cached(accepted) is None              # only the last one, unless kept
     obj.fused_evaluation(accepted)
-    obj.keep(accepted)
+    assert obj.keep_last().key == accepted.tobytes()
     obj.fused_evaluation(trial)
     evaluations = obj.nfev
     assert obj.cached(accepted) is not None and obj.cached(trial) is not None
     linearize(obj, accepted)                         # served from the kept evaluation
     assert obj.nfev == evaluations
+
+
+def test_lmder_is_called_directly_and_its_fallback_gives_the_same_fit(monkeypatch):
+    from lsqfit_app.solvers import _lm
+    # the direct route must work with the installed scipy; if a release moves
+    # the private entry point this fails, and leastsq (tested below) takes over
+    assert _lm._lmder is not None
+    problem = _gauss_problem()
+    direct = fit(problem)                 # auto: LM, its minimum is inside the width > 0 hint
+    monkeypatch.setattr(_lm, "_lmder", None)
+    through_leastsq = fit(problem)
+    assert direct.solver == through_leastsq.solver == "lm"
+    assert direct.status.converged and through_leastsq.status.converged
+    assert direct.values == pytest.approx(through_leastsq.values, rel=1e-12)
+
+
+def test_lm_callbacks_report_accepted_points_and_count_evaluations():
+    problem = _gauss_problem()
+    states = []
+    result = fit(problem, on_iteration=states.append)
+    assert result.solver == "lm"
+    assert result.status.converged
+    assert [s.iteration for s in states] == list(range(len(states)))
+    objectives = [s.objective for s in states]
+    assert all(b <= a for a, b in zip(objectives, objectives[1:]))   # LM accepts only descents
+    assert result.evaluations >= len(states)
+
+
+def test_curvature_from_r_matches_the_svd_route_and_falls_back_when_singular():
+    rng = np.random.default_rng(3)
+    J = rng.normal(size=(40, 4)) * np.array([1e-3, 1.0, 1e4, 5.0])
+    names = ["a", "b", "c", "d"]
+    R = np.linalg.qr(J, mode="r")
+    cov, notes, lev = statistics.curvature_from_r(J, R, names)
+    ref_cov, ref_notes = statistics.covariance_unscaled(J, names)
+    assert notes == ref_notes == [""] * 4
+    assert cov == pytest.approx(ref_cov, rel=1e-9)
+    assert lev == pytest.approx(statistics.leverage(J), rel=1e-9)
+    # a column that is a multiple of another: the SVD route names the parameters
+    J[:, 3] = 2 * J[:, 1]
+    R = np.linalg.qr(J, mode="r")
+    cov, notes, lev = statistics.curvature_from_r(J, R, names)
+    assert np.isnan(cov).all()
+    assert notes[0].startswith("singular Jacobian: b, d cannot be determined")
+
+
+def test_inside_uses_only_finite_bounds():
+    from lsqfit_app.core.parameters import Parameter
+    problem = _gauss_problem()
+    problem = problem.with_params({"gaussian_sigma": Parameter("gaussian_sigma", 1.2, min=0.0)})
+    obj = Objective(problem, np.array([2.5, 0.1, 1.2, 0.3]), solver="auto")
+    assert len(obj.bounds) == 1
+    assert obj.inside(np.array([1e9, -1e9, 0.5, 3.0]))
+    assert not obj.inside(np.array([1.0, 0.0, 0.0, 0.0]))      # on the bound is not inside
+    assert not obj.inside(np.array([1.0, 0.0, np.nan, 0.0]))
