@@ -30,6 +30,7 @@ from lsqfit_app.core.errors import InputError
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.progress import CancelToken, IterationState
 from lsqfit_app.core.result import FitResult, FitStatus
+from lsqfit_app.solvers._finish import build_result
 from lsqfit_app.solvers._objective import Cancelled, IterationLimit, Objective, Outcome
 
 METHODS = ("auto", "closed-form", "gradient-descent", "lbfgs", "lm", "trf")
@@ -74,6 +75,9 @@ class SolverOptions:
     max_evaluations: int | None = None
     refine: bool = True
     polish: bool = True
+
+
+_DEFAULT_OPTIONS = SolverOptions()
 
 
 def _runner(method: str):
@@ -165,7 +169,7 @@ def fit(problem: FitProblem, method: str = "auto", *,
         cancel: CancelToken | None = None,
         options: SolverOptions | None = None) -> FitResult:
     """Fit ``problem`` with ``method``; see the module docstring."""
-    options = options or SolverOptions()
+    options = options or _DEFAULT_OPTIONS
     check_method(problem, method)
     # One errstate for the whole fit: models may overflow or take log(<0) on a
     # trial step, which solvers handle; the warnings would only be noise.
@@ -174,8 +178,6 @@ def fit(problem: FitProblem, method: str = "auto", *,
 
 
 def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
-    from lsqfit_app.solvers._finish import build_result
-
     t0 = time.perf_counter()
     start = resolve_starts(problem, cancel)
     chosen = method
@@ -246,8 +248,6 @@ def restore_result(problem: FitProblem, saved: dict) -> FitResult:
     statistics, residuals, bands) is recomputed at those values, exactly as
     ``fit`` computes it, so a reopened project shows what was saved.
     """
-    from lsqfit_app.solvers._finish import build_result
-
     by_name = {p["name"]: p for p in saved.get("parameters", [])}
     missing = [n for n in problem.param_names if n not in by_name or by_name[n].get("value") is None]
     if missing:

@@ -84,12 +84,15 @@ def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
         if np.isfinite(A).all():
             qr, _tau, _work, info = lapack.dgeqrf(A, overwrite_a=True)
             if info == 0:
-                R = qr[:p, :p].copy()
-                R[_strictly_lower(p)] = 0.0   # np.triu, without its mask-building overhead
-                qtr = qr[:p, p].copy()
+                # np.triu, without its mask-building overhead: one product with a cached mask
+                R = qr[:p, :p] * _upper(p)
+                qtr = qr[:p, p]
     return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective)
 
 
 @functools.lru_cache(maxsize=64)
-def _strictly_lower(p: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.tril_indices(p, -1)
+def _upper(p: int) -> np.ndarray:
+    """Ones on and above the diagonal, zeros below (read-only: it is shared)."""
+    mask = np.triu(np.ones((p, p)))
+    mask.flags.writeable = False
+    return mask

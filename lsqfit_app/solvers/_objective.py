@@ -63,7 +63,7 @@ class Objective:
         free = [not p.fixed for p in problem.params]
         self.all_free = all(free)
         self.free = np.array(free, dtype=bool)
-        self.free_idx = np.array([i for i, f in enumerate(free) if f], dtype=np.intp)
+        self.free_idx = np.flatnonzero(self.free)
         self.full = np.array(start, dtype=float)
         lower = [p.min for p in problem.params if not p.fixed]
         upper = [p.max for p in problem.params if not p.fixed]
@@ -82,7 +82,7 @@ class Objective:
         self.njev = 0
         self.iterations = 0
         self.history: list[float] = []
-        self.best_theta = self.full[self.free].copy()
+        self.best_theta = self.theta0
         self.best_objective = math.inf
         # the last evaluation, and the one LM last accepted (see keep())
         self._last: Evaluation | None = None
@@ -93,7 +93,7 @@ class Objective:
     # -- parameters ---------------------------------------------------
     @property
     def theta0(self) -> np.ndarray:
-        return self.full[self.free].copy()
+        return self.full.copy() if self.all_free else self.full[self.free]
 
     @property
     def n_free(self) -> int:
