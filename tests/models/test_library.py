@@ -470,3 +470,15 @@ def test_voigt_formula_is_descriptive():
     model = get_library_model("voigt")
     assert not model.formula_is_exact
     assert "voigt(" in model.formula
+
+
+@pytest.mark.parametrize("name", DESIGN_NAMES)
+def test_jacobian_rows_written_in_place_match_eval_and_jacobian(name):
+    model = get_library_model(name)
+    x = {"x": np.linspace(0.5, 4.0, 23)}
+    p = np.array([0.9 + 0.1 * k for k in range(len(model.param_names))])
+    f, J = model.eval_and_jacobian(p, x)
+    rows = np.full((len(model.param_names), 23), np.nan)
+    values = model.eval_and_jacobian_rows(p, x, rows)
+    np.testing.assert_array_equal(values, f)
+    np.testing.assert_array_equal(rows, J.T)
