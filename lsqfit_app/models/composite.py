@@ -115,6 +115,12 @@ class SumModel(Model):
         # what eval_and_jacobian calls per part (only offsets: the plain sum)
         self._rows_parts = tuple((m.eval_and_jacobian_rows, sl)
                                  for m, sl in self._array_parts or self._parts)
+        # A sum of library lineshapes (peaks on an offset, the commonest sum) is
+        # evaluated from one list of Python floats, each shape writing its
+        # Jacobian rows in place: no per-part parameter arrays or wrappers.
+        self._shapes = None
+        if self._array_parts and all(getattr(m, "_jac_out", False) for m, _ in self._array_parts):
+            self._shapes = tuple((m._shape_jac, sl.start, sl.stop) for m, sl in self._array_parts)
 
         indep: list[str] = []
         for model in components:
@@ -153,6 +159,13 @@ class SumModel(Model):
         return self.eval_and_jacobian(p, x)[1]
 
     def eval_and_jacobian(self, p, x):
+        if self._shapes is not None and type(x) is dict:
+            xv = x.get("x")
+            if type(xv) is np.ndarray and xv.dtype == np.float64 and xv.ndim == 1:
+                try:
+                    return self._eval_shapes(p, xv)
+                except ZeroDivisionError:
+                    pass   # a width of exactly 0: the general path gives inf/NaN instead
         p = np.asarray(p, dtype=float)
         # Each part writes its Jacobian straight into its rows of one
         # (P, n) buffer; the transpose handed back is column-major.
@@ -166,6 +179,21 @@ class SumModel(Model):
             offset = 0.0
             for col in self._offset_cols:
                 offset += p.item(col)
+                jac[col] = 1.0
+            total = total + offset
+        return total, jac.T
+
+    def _eval_shapes(self, p, xv: np.ndarray):
+        vals = p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
+        jac = np.empty((len(vals), xv.size))
+        total = None
+        for shape, start, stop in self._shapes:
+            f = shape(xv, *vals[start:stop], out=jac[start:stop])[0]
+            total = f if total is None else total + f
+        if self._offset_cols:
+            offset = 0.0
+            for col in self._offset_cols:
+                offset += vals[col]
                 jac[col] = 1.0
             total = total + offset
         return total, jac.T
