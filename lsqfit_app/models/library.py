@@ -393,7 +393,7 @@ def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
 
 def _make_poly(degree: int) -> type[PolynomialModel]:
     names = tuple(f"c{i}" for i in range(degree + 1))
-    terms = ["c0"] + [f"c1*x"] * (degree >= 1) + [f"c{i}*x**{i}" for i in range(2, degree + 1)]
+    terms = ["c0"] + ["c1*x"] * (degree >= 1) + [f"c{i}*x**{i}" for i in range(2, degree + 1)]
     return type(f"Poly{degree}Model", (PolynomialModel,), {
         "__doc__": f"Polynomial of degree {degree}: {' + '.join(terms)}.",
         "name": f"poly{degree}",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from lsqfit_app.core.statistics import column_scale
 from lsqfit_app.solvers._objective import Objective, Outcome
 
 
