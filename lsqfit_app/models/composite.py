@@ -185,17 +185,14 @@ class SumModel(Model):
 
     def _eval_shapes(self, p, xv: np.ndarray):
         vals = p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
-        jac = np.empty((len(vals), xv.size))
+        # ones: the offsets' columns are done, the shapes overwrite their rows
+        jac = (np.ones if self._offset_cols else np.empty)((len(vals), xv.size))
         total = None
         for shape, start, stop in self._shapes:
             f = shape(xv, *vals[start:stop], out=jac[start:stop])[0]
             total = f if total is None else total + f
         if self._offset_cols:
-            offset = 0.0
-            for col in self._offset_cols:
-                offset += vals[col]
-                jac[col] = 1.0
-            total = total + offset
+            total = total + sum(vals[col] for col in self._offset_cols)
         return total, jac.T
 
     def param_hints(self) -> dict[str, ParamHint]:

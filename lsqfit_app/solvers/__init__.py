@@ -19,6 +19,7 @@ auto              closed form when the model is affine in its free parameters,
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ class SolverOptions:
 _DEFAULT_OPTIONS = SolverOptions()
 
 
+@functools.lru_cache(maxsize=None)
 def _runner(method: str):
+    """The algorithm for ``method``, imported on first use (cached: fits ask every time)."""
     if method == "closed-form":
         from lsqfit_app.solvers._closed_form import run_closed_form
         return run_closed_form
