@@ -84,7 +84,7 @@ class Objective:
         self.history: list[float] = []
         self.best_theta = self.theta0
         self.best_objective = math.inf
-        # the last evaluation, and the one LM last accepted (see keep())
+        # the last evaluation, and the one LM last accepted (see keep_last())
         self._last: Evaluation | None = None
         self._kept: Evaluation | None = None
         #: key (theta.tobytes()) of the point last reported as an iteration
@@ -151,51 +151,36 @@ class Objective:
         hit = self.cached(theta)
         if hit is not None and hit.Jr is not None:
             return hit
-        self.check_cancel()
-        f, J = self.model.eval_and_jacobian(self.expand(theta), self.x)
-        self.nfev += 1
-        self.njev += 1
-        r = self.y - f
-        if self.weighted:
-            r *= self.inv_sigma
-        self._last = Evaluation(theta.tobytes(), r, self._weigh_jacobian(J),
-                                self._track(theta, r), f)
-        return self._last
+        return self._evaluator()(theta, theta.tobytes())
 
-    def minpack_callbacks(self):
-        """(residuals, jacobian_rows) for MINPACK's lmder, with the bookkeeping inlined.
+    def _evaluator(self):
+        """The uncached fused evaluation, ``evaluate(theta, key) -> Evaluation``.
 
-        The same work as :meth:`fused_evaluation` and :meth:`report`, written
-        as two closures over local names: MINPACK calls them once per
-        evaluation and once per iteration, and on a 100-point fit the
-        attribute lookups and method calls of the general path cost as much
-        as the model itself.  lmder asks for the Jacobian only at the point it
-        evaluated last (and has just accepted), so ``jacobian_rows`` reads
-        the last evaluation, keeps it (see :meth:`keep_last`), reports the
-        iteration and returns the Jacobian transposed: MINPACK's column-major
-        layout, without a copy.
+        A closure over local names: LM calls it on every step, and on a
+        100-point fit the attribute lookups and method calls of a plain
+        method cost as much as the model itself.  It polls the cancel token,
+        counts, remembers the best point and becomes the last evaluation.
+        Built per caller and never stored on the Objective: a stored closure
+        over ``self`` would be a reference cycle, left to the cyclic garbage
+        collector with all its arrays (measurably slower over many fits).
         """
         eval_and_jacobian = self.model.eval_and_jacobian
-        x, y, inv_sigma = self.x, self.y, self.inv_sigma
-        weighted, all_free, free_idx = self.weighted, self.all_free, self.free_idx
-        cancel = self.cancel
+        x, y, inv_sigma, weighted = self.x, self.y, self.inv_sigma, self.weighted
+        expand = None if self.all_free else self.expand
+        free_idx = None if self.all_free else self.free_idx
         minus_inv_sigma = (-inv_sigma)[:, None] if weighted else None
-        full = self.full
+        cancel = self.cancel
+        objective_of = None if self.loss == "linear" else self.objective_of
 
-        def residuals(theta):
-            key = theta.tobytes()
-            last = self._last
-            if last is not None and last.key == key and last.Jr is not None:
-                return last.r            # lmder's first call: the start, evaluated already
+        def evaluate(theta, key):
             if cancel is not None and cancel.cancelled:
                 raise Cancelled
-            if all_free:
+            if expand is None:
                 f, J = eval_and_jacobian(theta, x)
             else:
-                p = full.copy()
-                p[free_idx] = theta
-                f, J = eval_and_jacobian(p, x)
+                f, J = eval_and_jacobian(expand(theta), x)
                 J = J[:, free_idx]
+            # r = (y - f)/sigma and dr/dtheta, as _weigh_jacobian does, inlined
             r = y - f
             if weighted:
                 r *= inv_sigma
@@ -204,12 +189,31 @@ class Objective:
                 Jr = -J
             self.nfev += 1
             self.njev += 1
-            value = float(np.dot(r, r))
+            value = float(np.dot(r, r)) if objective_of is None else objective_of(r)
             if value < self.best_objective:   # False for NaN
                 self.best_objective = value
                 self.best_theta = theta.copy()
-            self._last = Evaluation(key, r, Jr, value, f)
-            return r
+            self._last = evaluation = Evaluation(key, r, Jr, value, f)
+            return evaluation
+
+        return evaluate
+
+    def minpack_callbacks(self):
+        """(residuals, jacobian_rows) for MINPACK's lmder.
+
+        lmder asks for the Jacobian only at the point it evaluated last (and
+        has just accepted), so ``jacobian_rows`` reads the last evaluation,
+        keeps it (see :meth:`keep_last`), reports the iteration and returns
+        the Jacobian transposed: MINPACK's column-major layout, without a copy.
+        """
+        evaluate = self._evaluator()
+
+        def residuals(theta):
+            key = theta.tobytes()
+            last = self._last
+            if last is not None and last.key == key and last.Jr is not None:
+                return last.r            # lmder's first call: the start, evaluated already
+            return evaluate(theta, key).r
 
         def jacobian_rows(theta):
             last = self._last
@@ -223,7 +227,7 @@ class Objective:
         return residuals, jacobian_rows
 
     def cached(self, theta: np.ndarray) -> Evaluation | None:
-        """The evaluation at theta when it was the last one or the last kept (:meth:`keep`)."""
+        """The evaluation at theta when it was the last one or the last kept (:meth:`keep_last`)."""
         key = np.asarray(theta, dtype=float).tobytes()
         for entry in (self._last, self._kept):
             if entry is not None and entry.key == key:
