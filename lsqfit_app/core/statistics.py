@@ -170,7 +170,8 @@ def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
         r_inv, info = lapack.dtrtri(R, lower=0)
         if info == 0:
             # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2
-            bound = 4.0 * p * float(np.einsum("ij,ij->j", R, R) @ np.einsum("ij,ij->i", r_inv, r_inv))
+            col_sq = np.einsum("ij,ij->j", R, R)
+            bound = 4.0 * p * float(col_sq @ np.einsum("ij,ij->i", r_inv, r_inv))
             if bound * (max(m, p) * _EPS) ** 2 < 1.0:
                 L = J @ r_inv
                 return r_inv @ r_inv.T, [""] * p, np.einsum("ij,ij->i", L, L)
