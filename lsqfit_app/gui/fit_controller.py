@@ -1,26 +1,28 @@
 """The GUI-thread side of background fits.
 
 :class:`FitController` owns at most one running fit: a :class:`FitWorker`
-moved to a fresh ``QThread``.  Views talk only to the controller; its signals
-are emitted in the GUI thread.  The rules of STYLE.md ("Threading in the
-GUI") are kept here in one place:
+moved to a fresh ``QThread`` by a :class:`JobRunner`, which keeps the rules
+of STYLE.md ("Threading in the GUI") for every background job.  Views talk
+only to the controller; its signals are emitted in the GUI thread.  The rules:
 
-* worker signals are connected to ``@Slot`` methods of this GUI-thread
-  object, so they arrive queued in the GUI thread;
-* the controller keeps the ``QThread`` referenced until it has finished
-  and been waited for;
+* worker signals are connected to ``@Slot`` methods of GUI-thread objects
+  (the runner's, and this controller's for progress), so they arrive queued
+  in the GUI thread;
+* the runner keeps the ``QThread`` referenced until it has finished and been
+  waited for;
 * ``thread.finished`` is not connected to ``deleteLater`` *and* a slot: the
-  controller quits and waits for the thread itself, then drops it;
+  runner quits and waits for the thread itself, then drops it;
 * :meth:`shutdown` (window closing) cancels and waits.
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.gui.fit_worker import FitWorker
+from lsqfit_app.gui.job_runner import JobRunner
 from lsqfit_app.solvers import SolverOptions
 
 
@@ -48,81 +50,39 @@ class FitController(QObject):
     def __init__(self, parent: QObject | None = None, fit_function: Callable | None = None):
         super().__init__(parent)
         self._fit_function = fit_function
-        self._thread: QThread | None = None
-        self._worker: FitWorker | None = None
+        # the thread and worker life cycle is the JobRunner's, shared with the
+        # guess and compare jobs; its signals are re-emitted as this one's
+        self._runner = JobRunner(self)
+        self._runner.finished.connect(self.fit_finished)
+        self._runner.failed.connect(self.fit_failed)
+        self._runner.running_changed.connect(self.running_changed)
         self.run_index = 0
 
     @property
     def is_running(self) -> bool:
         """True while a fit is in progress."""
-        return self._worker is not None
+        return self._runner.is_running
 
     def start(self, problem: FitProblem, method: str = "auto",
               options: SolverOptions | None = None) -> bool:
         """Start a fit in a background thread; False when one is already running."""
-        if self._worker is not None:
+        if self._runner.is_running:
             return False
         self.run_index += 1
         worker = FitWorker(problem, method, options, self._fit_function)
-        thread = QThread()
-        thread.setObjectName(f"fit-{self.run_index}")
-        worker.moveToThread(thread)
         worker.progressed.connect(self._on_worker_progressed)
-        worker.finished.connect(self._on_worker_finished)
-        worker.failed.connect(self._on_worker_failed)
-        thread.started.connect(worker.run)
-        self._worker, self._thread = worker, thread
         self.fit_started.emit(problem)
-        self.running_changed.emit(True)
-        thread.start()
-        return True
+        return self._runner.start_worker(worker, f"fit-{self.run_index}")
 
     def cancel(self) -> None:
         """Ask the running fit to stop; it finishes with the best point so far."""
-        if self._worker is not None:
-            self._worker.cancel()
+        self._runner.cancel()
 
-    def shutdown(self, timeout_ms: int = 10000) -> None:
+    def shutdown(self) -> None:
         """Cancel any running fit and wait for its thread (call before closing)."""
-        if self._worker is None:
-            return
-        self._worker.cancel()
-        thread = self._thread
-        if thread is not None:
-            thread.quit()
-            thread.wait(timeout_ms)
-        self._release()
+        self._runner.shutdown()
 
-    # ------------------------------------------------------------------ worker signals
     @Slot(object)
     def _on_worker_progressed(self, state) -> None:
-        if self._worker is not None:
+        if self._runner.worker is not None and self.sender() is self._runner.worker:
             self.fit_progressed.emit(state)
-
-    @Slot(object)
-    def _on_worker_finished(self, result) -> None:
-        if self._worker is None or self.sender() is not self._worker:
-            return   # a late signal from a fit already shut down
-        self._release()
-        self.fit_finished.emit(result)
-
-    @Slot(str, str)
-    def _on_worker_failed(self, message: str, details: str) -> None:
-        if self._worker is None or self.sender() is not self._worker:
-            return
-        self._release()
-        self.fit_failed.emit(message, details)
-
-    def _release(self) -> None:
-        thread, worker = self._thread, self._worker
-        if thread is None:
-            return
-        # run() has returned (or was cancelled): the thread only runs its idle
-        # event loop now, so quit + wait is immediate.
-        thread.quit()
-        thread.wait()
-        # Dropping the last Python references destroys both; the thread has
-        # finished, so this is the safe moment (STYLE.md, threading rule 2).
-        self._thread = self._worker = None
-        del thread, worker
-        self.running_changed.emit(False)

@@ -45,7 +45,13 @@ class JobWorker(QObject):
 
 
 class JobRunner(QObject):
-    """One background job at a time, for dialogs and the main window."""
+    """One background worker at a time, for dialogs and the main window.
+
+    :meth:`start` runs a Qt-free ``job`` in a :class:`JobWorker`;
+    :meth:`start_worker` runs any worker QObject with a ``run`` slot,
+    ``finished(object)`` and ``failed(str, str)`` signals and a
+    ``cancel_token`` (the fit controller's :class:`FitWorker`).
+    """
 
     finished = Signal(object)
     failed = Signal(str, str)
@@ -54,20 +60,24 @@ class JobRunner(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._thread: QThread | None = None
-        self._worker: JobWorker | None = None
+        self._worker: QObject | None = None
 
     @property
     def is_running(self) -> bool:
         return self._worker is not None
 
     @property
-    def worker(self) -> JobWorker | None:
+    def worker(self) -> QObject | None:
         return self._worker
 
     def start(self, job: Callable, name: str = "job") -> bool:
+        """Run ``job(cancel, put_progress)`` in a thread; False when one is already running."""
+        return self.start_worker(JobWorker(job), name)
+
+    def start_worker(self, worker: QObject, name: str = "job") -> bool:
+        """Move ``worker`` to a fresh thread and run it; False when one is already running."""
         if self._worker is not None:
             return False
-        worker = JobWorker(job)
         thread = QThread()
         thread.setObjectName(name)
         worker.moveToThread(thread)
@@ -93,8 +103,12 @@ class JobRunner(QObject):
     def _release(self) -> None:
         thread = self._thread
         if thread is not None:
+            # run() has returned (or was cancelled): the thread only runs its
+            # idle event loop now, so quit + wait is immediate.
             thread.quit()
             thread.wait()
+        # Dropping the last Python references destroys both; the thread has
+        # finished, so this is the safe moment (STYLE.md, threading rule 2).
         self._thread = self._worker = None
         del thread
         self.running_changed.emit(False)
