@@ -227,11 +227,9 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
 
 def _start_is_finite(obj: Objective, chosen: str) -> bool:
     """Can the model be evaluated at the start?  For LM (and auto, which tries LM
-    first) the check is the fused evaluation LM needs first anyway, cached;
-    a finite sum of squares settles it without looking at every residual."""
+    first) the check is the fused evaluation LM needs first anyway, cached."""
     if chosen in ("auto", "lm") and obj.loss == "linear":
-        evaluation = obj.fused_evaluation(obj.theta0)
-        return math.isfinite(evaluation.objective) or bool(np.isfinite(evaluation.r).all())
+        return obj.fused_evaluation(obj.theta0).finite
     return bool(np.isfinite(obj.value(obj.theta0)))
 
 

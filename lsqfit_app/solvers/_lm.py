@@ -19,7 +19,6 @@ that the direct route works with the installed scipy.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
@@ -97,6 +96,6 @@ def run_lm(obj: Objective, options) -> Outcome:
         obj.residuals(theta)
         hit = obj.cached(theta)
     mesg = _MESSAGES.get(info, f"MINPACK info {info}")
-    if not math.isfinite(hit.objective) and not np.isfinite(hit.r).all():
+    if not hit.finite:
         return Outcome(obj.best_theta, "nonfinite", mesg)
     return Outcome(np.asarray(theta, dtype=float), status, mesg, extra={"minpack_info": info})

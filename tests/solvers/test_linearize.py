@@ -49,9 +49,9 @@ def test_fused_evaluation_is_cached_and_agrees_with_separate_calls():
     problem = _gauss_problem(fixed="gaussian_center")
     obj = Objective(problem, np.array([2.5, 0.1, 1.2, 0.3]), solver="lm")
     theta = np.array([2.8, 1.1, 0.4])            # the three free parameters
-    r = obj.residuals_and_cached_jacobian(theta)
+    r = obj.fused_evaluation(theta).r
     evaluations = obj.nfev
-    r_again = obj.residuals_and_cached_jacobian(theta.copy())
+    r_again = obj.fused_evaluation(theta.copy()).r
     assert r_again is r and obj.nfev == evaluations          # served from the cache
     hit = obj.cached(theta)
     assert hit is not None and hit.objective == pytest.approx(float(r @ r))
