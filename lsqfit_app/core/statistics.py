@@ -148,16 +148,16 @@ def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = 
     return cov, notes
 
 
-def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
-                     scale=None) -> tuple[np.ndarray, list[str], np.ndarray]:
+def curvature_from_r(J: np.ndarray, R: np.ndarray,
+                     names: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(J^T J)^-1, notes and leverages from an R factor with R^T R = J^T J.
 
-    ``R`` is unscaled (p x p, upper triangular); ``scale``, when given, is
-    ``column_scale(J)`` or a callable returning it.  A well-conditioned R
+    ``R`` is unscaled (p x p, upper triangular).  A well-conditioned R
     (nearly every fit) is inverted by one triangular inversion, which serves
     the covariance R^-1 R^-T and the leverages |J_i R^-1|^2 alike.  Whether
     it is well conditioned is decided as conservatively as
-    :func:`covariance_unscaled` decides rank deficiency, on R_s = R / scale:
+    :func:`covariance_unscaled` decides rank deficiency, on R_s = R / scale
+    (scale = ``column_scale``):
     with D the column norms of J (and of R), R_s = (R / D)(D / scale) where
     D / scale lies in (1/2, 1], so cond_2(R_s) <= 2 cond_2(R / D)
     <= 2 |R / D|_F |D R^-1|_F = 2 sqrt(p) |D R^-1|_F.  When that bound is
@@ -175,10 +175,7 @@ def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
             if bound * (max(m, p) * _EPS) ** 2 < 1.0:
                 L = J @ r_inv
                 return r_inv @ r_inv.T, [""] * p, np.einsum("ij,ij->i", L, L)
-    if callable(scale):
-        scale = scale()
-    if scale is None:
-        scale = column_scale(J)
+    scale = column_scale(R)   # R's column norms are J's
     R_s = R / scale
     cov, notes = covariance_unscaled(J, names, R=R_s, scale=scale)
     return cov, notes, leverage(J, R_s, scale)

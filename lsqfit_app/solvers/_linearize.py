@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
-from lsqfit_app.core.statistics import column_scale
 from lsqfit_app.solvers._objective import Objective
 
 
@@ -44,14 +43,9 @@ class Linearization:
     def finite(self) -> bool:
         return self.R is not None
 
-    @functools.cached_property
-    def scale(self) -> np.ndarray:
-        """Powers of two at the column norms of J (``column_scale``), read off R."""
-        return column_scale(self.R) if self.R is not None else column_scale(self.Jr)
-
-    def singular_values(self, column_weights: np.ndarray | None = None) -> np.ndarray:
-        """Singular values of J * column_weights (of J/scale when none are given)."""
-        A = self.R / self.scale if column_weights is None else self.R * column_weights
+    def singular_values(self, column_weights: np.ndarray) -> np.ndarray:
+        """Singular values of J * column_weights (from R: J and R share them)."""
+        A = self.R * column_weights
         s, info = lapack.dgesdd(A, compute_uv=0)[1::2]   # LAPACK directly: a p x p matrix
         return s if info == 0 else np.linalg.svd(A, compute_uv=False)
 

@@ -33,7 +33,7 @@ def test_gauss_newton_step_matches_lstsq(weighted):
     expected = np.linalg.lstsq(J, r, rcond=None)[0]
     assert lin.gauss_newton_step() == pytest.approx(expected, rel=1e-10)
     assert lin.r == pytest.approx(r, rel=1e-14)
-    # R^T R is (J/scale)^T (J/scale): singular values agree with J's
+    # R^T R is J^T J: singular values agree with J's
     assert lin.singular_values(np.ones(4)) == pytest.approx(
         np.linalg.svd(J, compute_uv=False), rel=1e-10)
 
