@@ -169,31 +169,32 @@ class SumModel(Model):
         p = np.asarray(p, dtype=float)
         # Each part writes its Jacobian straight into its rows of one
         # (P, n) buffer; the transpose handed back is column-major.
-        jac = np.empty((len(self.param_names), _n_points(x, self.independent_vars)))
+        jac = self._jacobian_buffer(_n_points(x, self.independent_vars))
         total = None
         for into, sl in self._rows_parts:
             f = into(p[sl], x, jac[sl])
             # new arrays, never in place: a part may hand back an array it keeps
             total = f if total is None else total + f
-        if self._array_parts and self._offset_cols:
-            offset = 0.0
-            for col in self._offset_cols:
-                offset += p.item(col)
-                jac[col] = 1.0
-            total = total + offset
-        return total, jac.T
+        return self._plus_offsets(total, p.tolist()), jac.T
 
     def _eval_shapes(self, p, xv: np.ndarray):
         vals = p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
-        # ones: the offsets' columns are done, the shapes overwrite their rows
-        jac = (np.ones if self._offset_cols else np.empty)((len(vals), xv.size))
+        jac = self._jacobian_buffer(xv.size)
         total = None
         for shape, start, stop in self._shapes:
             f = shape(xv, *vals[start:stop], out=jac[start:stop])[0]
             total = f if total is None else total + f
-        if self._offset_cols:
-            total = total + sum(vals[col] for col in self._offset_cols)
-        return total, jac.T
+        return self._plus_offsets(total, vals), jac.T
+
+    def _jacobian_buffer(self, n: int) -> np.ndarray:
+        """(P, n) rows for the parts to fill; ones, when there are offsets: their rows are done."""
+        return (np.ones if self._offset_cols else np.empty)((len(self.param_names), n))
+
+    def _plus_offsets(self, total: np.ndarray, values: list[float]) -> np.ndarray:
+        """The array parts' sum plus the offsets, added as one number (when both exist)."""
+        if not (self._array_parts and self._offset_cols):
+            return total
+        return total + sum(values[col] for col in self._offset_cols)
 
     def param_hints(self) -> dict[str, ParamHint]:
         if self._hints_cache is None:   # the components never change
