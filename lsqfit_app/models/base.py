@@ -104,6 +104,11 @@ class Model(ABC):
         rows[...] = J.T
         return f
 
+    def kernel_plan(self):
+        """How compiled kernels evaluate this model (a ``kernels.Plan``), or
+        None when they cannot: only library lineshapes and their sums can."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.formula}>"
 

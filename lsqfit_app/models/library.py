@@ -268,6 +268,14 @@ class LibraryModel(Model):
             return _call(self._shape_jac, x, p, out=rows)[0]
         return super().eval_and_jacobian_rows(p, x, rows)
 
+    def kernel_plan(self):
+        # the kernel of the lineshape's name, when it has one (not voigt: numba has no wofz)
+        from lsqfit_app.models.kernels import KERNEL_NAMES, Plan
+        name = getattr(self._shape, "__name__", None)
+        if name not in KERNEL_NAMES or self.independent_vars != ("x",):
+            return None
+        return Plan(((name, 0, len(self.param_names)),), ())
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Can the lineshape pair build J^T in a caller's buffer?  A class with
@@ -341,6 +349,12 @@ class PolynomialModel(LibraryModel):
 
     def polynomial_powers(self):
         return tuple(range(self.degree + 1))
+
+    def kernel_plan(self):
+        from lsqfit_app.models.kernels import Plan
+        if self.degree == 0:
+            return Plan((), (0,))   # a constant offset: value p, derivative 1
+        return Plan((("polynomial", 0, self.degree + 1),), ())
 
     def jacobian_dd(self, p, x):
         """The powers x**k as exact double-double pairs (hi, lo), hi + lo = x**k.

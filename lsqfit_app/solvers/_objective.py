@@ -16,6 +16,7 @@ import numpy as np
 from lsqfit_app.core.losses import loss_objective, loss_terms
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.progress import CancelToken, IterationState
+from lsqfit_app.models import kernels
 
 
 class Cancelled(Exception):
@@ -96,6 +97,8 @@ class Objective:
         self._kept: Evaluation | None = None
         #: key (theta.tobytes()) of the point last reported as an iteration
         self.reported_key: bytes | None = None
+        #: the compiled evaluation (see _compiled), False until first asked
+        self._kernel_core = False
 
     # -- parameters ---------------------------------------------------
     @property
@@ -152,39 +155,34 @@ class Objective:
     def _evaluator(self):
         """The uncached fused evaluation, ``evaluate(theta, key) -> Evaluation``.
 
-        A closure over local names, as LM calls it on every step.  It polls
-        the cancel token, counts, weighs like :meth:`_weigh_jacobian`,
-        remembers the best point like :meth:`_track` (both inlined: calling
-        them costs 0.04 of curve_fit's time per fit in benchmark (a)) and
-        becomes the last evaluation.
+        A closure over local names, as LM calls it on every step.  Its core
+        evaluates the model, residuals and their Jacobian: compiled kernels
+        when this fit has them (:meth:`_compiled`), else numpy, weighing like
+        :meth:`_weigh_jacobian`.  The closure polls the cancel token, counts,
+        remembers the best point like :meth:`_track` (inlined: calling it
+        costs measurably in benchmark (a)) and becomes the last evaluation.
         Built per caller and never stored on the Objective: a stored closure
         over ``self`` would be a reference cycle, left to the cyclic garbage
         collector with all its arrays (measurably slower over many fits).
         """
-        eval_and_jacobian = self.model.eval_and_jacobian
-        x, y, inv_sigma, weighted = self.x, self.y, self.inv_sigma, self.weighted
         expand = None if self.all_free else self.expand
-        free_idx, minus_inv_sigma = self.free_idx, self._minus_inv_sigma
+        free_idx = self.free_idx
         objective_of = None if self.loss == "linear" else self.objective_of
         cancel = self.cancel
+        core = self._compiled() or self._numpy_core()
 
         def evaluate(theta, key):
             if cancel is not None and cancel.cancelled:
                 raise Cancelled
             if expand is None:
-                f, J = eval_and_jacobian(theta, x)
+                f, r, Jr, value = core(theta)
             else:
-                f, J = eval_and_jacobian(expand(theta), x)
-                J = J[:, free_idx]
-            r = y - f
-            if weighted:
-                r *= inv_sigma
-                Jr = J * minus_inv_sigma
-            else:
-                Jr = -J
+                f, r, Jr, value = core(expand(theta))
+                Jr = Jr[:, free_idx]
             self.nfev += 1
             self.njev += 1
-            value = float(np.dot(r, r)) if objective_of is None else objective_of(r)
+            if objective_of is not None:
+                value = objective_of(r)
             if value < self.best_objective:   # False for NaN
                 self.best_objective = value
                 self.best_theta = theta.copy()
@@ -192,6 +190,40 @@ class Objective:
             return evaluation
 
         return evaluate
+
+    def _numpy_core(self):
+        """``core(p) -> (f, r, dr/dp, r @ r)`` at all parameters p, with numpy."""
+        eval_and_jacobian = self.model.eval_and_jacobian
+        x, y, inv_sigma, weighted = self.x, self.y, self.inv_sigma, self.weighted
+        minus_inv_sigma = self._minus_inv_sigma
+
+        def core(p):
+            f, J = eval_and_jacobian(p, x)
+            r = y - f
+            if weighted:
+                r *= inv_sigma
+                Jr = J * minus_inv_sigma
+            else:
+                Jr = -J
+            return f, r, Jr, float(np.dot(r, r))
+
+        return core
+
+    def _compiled(self):
+        """``core(p) -> (f, r, dr/dp, r @ r)`` from compiled kernels, or
+        None when this fit evaluates with numpy (see ``models.kernels`` for
+        when a process loads them).  Decided once per fit, at its first
+        fused evaluation; the closure holds no reference to the Objective."""
+        if self._kernel_core is False:
+            self._kernel_core = None
+            plan = self.model.kernel_plan()
+            if plan is not None and tuple(self.x) == ("x",):
+                loaded = kernels.note_fit()
+                if loaded is not None:
+                    self._kernel_core = kernels.evaluator(
+                        plan, loaded, self.x["x"], self.y,
+                        self.inv_sigma if self.weighted else None)
+        return self._kernel_core
 
     def minpack_callbacks(self):
         """(residuals, jacobian_rows) for MINPACK's lmder.

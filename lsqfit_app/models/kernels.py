@@ -1,0 +1,150 @@
+"""Compiled library lineshapes (numba) for processes that run many fits.
+
+A fit of a library model spends most of its time evaluating the model and
+its Jacobian: a Gaussian on an offset takes about 13 numpy calls per
+evaluation, each with a microsecond of overhead on 100 points, while one
+compiled loop over the points does all of it, and turns the values into
+weighted residuals, in about three.  These kernels are that loop, one per
+lineshape of ``lineshapes.py``, written with the same formulas in the same
+order of operations (results agree to rounding; ``tests/test_kernels.py``).
+
+Every kernel has the signature ``kernel(x, p, start, stop, f, jac)``: it
+reads its parameters ``p[start:stop]``, adds its values to ``f`` and writes
+its derivatives to rows ``start:stop`` of ``jac`` (parameters x points), so
+a sum of shapes fills one value array and one Jacobian.  ``residualize``
+then gives the residuals (y - f) * w, the Jacobian of the residuals and
+their sum of squares in one more pass.
+
+Why not always: numba costs about 0.7 s per process to import and to load
+the kernels from its on-disk cache (a few seconds once per machine, to
+compile them).  A single small fit takes a millisecond, so the kernels are
+loaded only when a process shows it runs many fits, ski-rental style: after
+``AUTO_AFTER_FITS`` fits of models they serve, when ``warm_up()`` is called
+(scripts that batch-fit, benchmarks), or always with ``LSQFIT_KERNELS=on``.
+``LSQFIT_KERNELS=off`` never loads them.  The two paths agree to rounding,
+so a result can differ in its last digits between a process that has
+loaded them and one that has not.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+#: fits of kernel-capable models after which "auto" loads the kernels
+AUTO_AFTER_FITS = 1000
+#: the lineshapes (``lineshapes.py`` function names) that have a kernel of the same name
+KERNEL_NAMES = frozenset({
+    "line", "polynomial", "exp_decay", "exp_growth", "double_exp_decay", "power_law",
+    "logarithmic", "gaussian", "lorentzian", "pseudo_voigt", "logistic4", "hill",
+    "michaelis_menten", "sine", "damped_sine"})
+_MODES = ("auto", "on", "off")
+
+_lock = threading.Lock()
+_state = {"mode": os.environ.get("LSQFIT_KERNELS", "auto").strip().lower() or "auto",
+          "fits": 0, "kernels": None, "failed": False}
+if _state["mode"] not in _MODES:
+    _state["mode"] = "auto"
+
+
+def set_mode(mode: str) -> None:
+    """"auto" (load after many fits), "on" (load at the first fit that can use
+    them) or "off" (never use them, even when loaded)."""
+    if mode not in _MODES:
+        raise ValueError(f"kernel mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    _state["mode"] = mode
+
+
+def mode() -> str:
+    return _state["mode"]
+
+
+def warm_up() -> bool:
+    """Load (compiling on first use on this machine) every kernel now.
+
+    Returns True when they are usable; False without numba or with mode "off".
+    """
+    if _state["mode"] == "off":
+        return False
+    return _load() is not None
+
+
+def active() -> dict | None:
+    """The loaded kernels by name, or None when fits should use numpy."""
+    if _state["mode"] == "off":
+        return None
+    return _state["kernels"]
+
+
+def note_fit() -> dict | None:
+    """Count one fit of a kernel-capable model; load the kernels when the mode
+    says it is time.  Returns the kernels to use for this fit, or None."""
+    kernels = _state["kernels"]
+    if kernels is not None or _state["mode"] == "off" or _state["failed"]:
+        return active()
+    _state["fits"] += 1
+    if _state["mode"] == "on" or _state["fits"] >= AUTO_AFTER_FITS:
+        return _load()
+    return None
+
+
+def _load() -> dict | None:
+    with _lock:
+        if _state["kernels"] is None and not _state["failed"]:
+            try:
+                kernels = _compile()
+            except Exception:   # no numba, or one incompatible with this numpy
+                _state["failed"] = True
+            else:
+                _state["kernels"] = kernels
+    return _state["kernels"]
+
+
+def _compile() -> dict:
+    from lsqfit_app.models._lineshape_kernels import load_all
+    return load_all()
+
+
+class Plan:
+    """How a model evaluates through kernels: which kernel fills which parameter
+    rows, and which parameters are constant offsets (value p, derivative 1)."""
+
+    __slots__ = ("parts", "offsets")
+
+    def __init__(self, parts: tuple[tuple[str, int, int], ...], offsets: tuple[int, ...]):
+        self.parts = parts       # (kernel name, start, stop)
+        self.offsets = offsets   # parameter indices
+
+    def shifted(self, by: int) -> "Plan":
+        return Plan(tuple((k, a + by, b + by) for k, a, b in self.parts),
+                    tuple(o + by for o in self.offsets))
+
+
+def evaluator(plan: Plan, kernels: dict, x: np.ndarray, y: np.ndarray, w: np.ndarray | None):
+    """``evaluate(p) -> (f, r, Jr, r @ r)`` for the full parameter array p.
+
+    r = (y - f) * w and Jr = dr/dp (points x parameters), the transpose of
+    the kernels' C-order rows: MINPACK's column-major layout as it is.
+    """
+    # the first kernel writes f (plus the offsets), later ones add to it
+    calls = tuple((kernels[name], start, stop, k > 0)
+                  for k, (name, start, stop) in enumerate(plan.parts))
+    offsets = plan.offsets
+    ones = np.array(offsets, dtype=np.int64)
+    residualize = kernels["residualize"]
+    n_params = max([stop for _, _, stop in plan.parts] + [o + 1 for o in offsets])
+    n = y.size
+    weights = np.empty(0) if w is None else w
+    x = np.ascontiguousarray(x, dtype=float)
+
+    def evaluate(p):
+        c = (p[offsets[0]] if len(offsets) == 1 else sum(p[o] for o in offsets)) if offsets else 0.0
+        f = np.empty(n) if calls else np.full(n, c)
+        jac = np.empty((n_params, n))
+        for kernel, start, stop, add in calls:
+            kernel(x, p, start, stop, f, jac, c, add)
+        r = np.empty(n)
+        return f, r, jac.T, residualize(y, weights, f, jac, ones, r)
+
+    return evaluate
