@@ -169,12 +169,14 @@ def curvature_from_r(J: np.ndarray, R: np.ndarray,
     if p and m >= p:
         r_inv, info = lapack.dtrtri(R, lower=0)
         if info == 0:
-            # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2
-            col_sq = np.einsum("ij,ij->j", R, R)
-            bound = 4.0 * p * float(col_sq @ np.einsum("ij,ij->i", r_inv, r_inv))
+            cov = r_inv @ r_inv.T
+            # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2,
+            # and |row i of R^-1|^2 is the covariance's diagonal (einsum's call
+            # overhead would cost more than these small products)
+            bound = 4.0 * p * float(np.add.reduce(R * R) @ cov.diagonal())
             if bound * (max(m, p) * _EPS) ** 2 < 1.0:
                 L = J @ r_inv
-                return r_inv @ r_inv.T, [""] * p, np.einsum("ij,ij->i", L, L)
+                return cov, [""] * p, np.einsum("ij,ij->i", L, L)
     scale = column_scale(R)   # R's column norms are J's
     R_s = R / scale
     cov, notes = covariance_unscaled(J, names, R=R_s, scale=scale)

@@ -7,7 +7,8 @@ import numpy as np
 
 from lsqfit_app.core.losses import loss_terms
 from lsqfit_app.core.problem import FitProblem
-from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
+from lsqfit_app.core.result import (
+    FitResult, FitStatistics, FitStatus, ParameterResult, frozen_instance)
 from lsqfit_app.core.statistics import (
     column_scale, covariance_unscaled, curvature_from_r, goodness_of_fit, has_intercept, leverage,
     p_values, r_factor, t_quantile)
@@ -17,9 +18,10 @@ AT_BOUND_RTOL = 1e-8
 
 
 def _at_bound(value: float, lo: float, hi: float) -> str:
-    for bound, word in ((lo, "lower"), (hi, "upper")):
-        if math.isfinite(bound) and abs(value - bound) <= AT_BOUND_RTOL * max(1.0, abs(bound)):
-            return word
+    if math.isfinite(lo) and abs(value - lo) <= AT_BOUND_RTOL * max(1.0, abs(lo)):
+        return "lower"
+    if math.isfinite(hi) and abs(value - hi) <= AT_BOUND_RTOL * max(1.0, abs(hi)):
+        return "upper"
     return ""
 
 
@@ -56,7 +58,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
 
     This runs once per fit and small fits are dominated by per-call costs,
     so it is written to make few numpy calls: whole-vector operations, and
-    Python floats for the per-parameter table.
+    Python floats for the per-parameter table.  The result's dataclasses are
+    built by :func:`frozen_instance`, which skips their per-field setattr.
     """
     extra = dict(extra or {})
     closed = extra.pop("closed_form_residuals", None)
@@ -83,7 +86,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     if streamed is not None and (any_at_bound or problem.loss != "linear"):
         streamed = None
 
-    if lin is not None and lin.theta.tobytes() != theta.tobytes():
+    if lin is not None and lin.theta is not theta and lin.theta.tobytes() != theta.tobytes():
         lin = None
     if lin is not None:
         f_u, Jf, r_w = lin.f, lin.Jr, lin.r     # the sign of J is immaterial below
@@ -110,7 +113,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     n_free = int(free_idx.size)
     dof = n_used - n_free
 
-    act_names = [names[i] for i in act_idx.tolist()]
+    act_list = act_idx.tolist()
+    act_names = [names[i] for i in act_list]
     if streamed is not None:
         cov_a, notes_a = streamed["covariance"], [""] * n_free
         lev, centered = streamed["leverage"], streamed["centered"]
@@ -140,7 +144,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     t_all = [v / math.sqrt(var) if var > 0 else math.nan for v, var in zip(values, variances)]
     p_all = p_values(t_all, dof)
     tq = t_quantile(dof)
-    slot = {i: k for k, i in enumerate(act_idx.tolist())}
+    note_of = dict(zip(act_list, notes_a))
     params = []
     for i, name in enumerate(names):
         setting = settings[i]
@@ -158,7 +162,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         else:
             var = variances[i]
             se = math.sqrt(var) if var >= 0 else math.nan
-            note = notes_a[slot[i]]
+            note = note_of[i]
             if dof <= 0:
                 se = math.nan
                 note = (f"too few points: {n_used} points for {n_free} free parameters "
@@ -168,18 +172,21 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             if math.isfinite(se) and se > 0:
                 ci = (val - tq * se, val + tq * se)
                 tv, pv = t_all[i], p_all[i]
-        params.append(ParameterResult(
+        params.append(frozen_instance(
+            ParameterResult,
             name=name, value=val, stderr=float(se), ci95=ci, t_value=tv, p_value=pv,
             fixed=setting.fixed, at_bound=bool(bound_side[i]), start=float(start_full[i]),
             min=setting.min, max=setting.max, stderr_note=note))
 
     sd = np.sqrt(np.abs(diagonal))
-    corr = cov / np.multiply.outer(sd, sd)
-    for i in range(p):
-        if settings[i].fixed:
-            corr[i, :] = corr[:, i] = np.nan
-        elif math.isfinite(corr[i, i]):
-            corr[i, i] = 1.0
+    corr = cov / (sd[:, None] * sd)
+    # 1 on the diagonal where defined: a strided view of the fresh, contiguous corr
+    corr_diagonal = corr.reshape(-1)[::p + 1]
+    np.copyto(corr_diagonal, 1.0, where=np.isfinite(corr_diagonal))
+    if not obj.all_free:
+        for i in range(p):
+            if settings[i].fixed:
+                corr[i, :] = corr[:, i] = np.nan
 
     used = problem.used
     all_used = n_used == problem.n
@@ -198,13 +205,13 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         std_res = np.full(residuals.shape, np.nan)
         std_res[used] = std_used
 
-    stats = FitStatistics(
-        n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,
+    stats = frozen_instance(
+        FitStatistics, n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,
         n_excluded=0 if all_used else int(np.count_nonzero(problem.excluded)), n_free=n_free,
         r_squared_centered=centered, weighted=weighted, absolute_sigma=problem.absolute_sigma,
         objective=objective, **gof)
-    return FitResult(
-        model_name=model.name, formula=model.formula, param_names=tuple(names),
+    return frozen_instance(
+        FitResult, model_name=model.name, formula=model.formula, param_names=tuple(names),
         parameters=tuple(params), status=status, message=message, solver=solver,
         loss=problem.loss, iterations=obj.iterations, evaluations=obj.nfev, elapsed=elapsed,
         history=tuple(obj.history), statistics=stats, covariance=cov, correlation=corr,
