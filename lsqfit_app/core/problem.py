@@ -27,9 +27,12 @@ import numpy as np
 from lsqfit_app.core.errors import InputError, ParameterError
 from lsqfit_app.core.losses import check_loss
 from lsqfit_app.core.parameters import Parameter
+from lsqfit_app.core.result import frozen_instance
 from lsqfit_app.models.base import Model, as_predictors
 
 WEIGHTINGS = ("none", "sigma", "poisson", "relative")
+
+_min, _max = np.minimum.reduce, np.maximum.reduce
 
 
 def _rows_text(rows: np.ndarray, limit: int = 8) -> str:
@@ -112,10 +115,16 @@ class FitProblem:
         if sigma is not None:
             named[labels.get("sigma", "sigma") if labels else "sigma"] = sigma
         used = ~excl
+        all_used = excluded is None
         for name, arr in named.items():
+            # finite extremes prove a column finite (min and max propagate NaN),
+            # cheaper than isfinite(arr).all() and free of floating-point warnings
+            if arr.size and math.isfinite(_min(arr)) and math.isfinite(_max(arr)):
+                continue
             finite = np.isfinite(arr)
             if finite.all():
                 continue
+            all_used = False
             bad = np.flatnonzero(np.isinf(arr) & ~excl)
             if bad.size:
                 raise InputError(f"column {name!r} has infinite values in rows {_rows_text(bad)}")
@@ -132,11 +141,13 @@ class FitProblem:
                 raise InputError(f"relative weights need y != 0; y is 0 in rows {_rows_text(bad)}")
 
         settings = _merge_params(model, params)
-        problem = cls(model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
-                      excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
-                      used_mask=used)
+        # every field given: frozen_instance skips the frozen __init__'s setattr per field
+        problem = frozen_instance(
+            cls, model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
+            excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
+            used_mask=used)
         n_free = sum(not p.fixed for p in settings)
-        n_used = n if used.all() else int(np.count_nonzero(used))
+        n_used = n if all_used or used.all() else int(np.count_nonzero(used))
         if n_used < max(n_free, 1):
             raise InputError(f"too few points: {n_used} usable points for {n_free} free parameters")
         return problem
@@ -210,7 +221,7 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
     hints = model.param_hints() if current is None else None
     if params is None:
         given: Mapping = {}
-    elif isinstance(params, Mapping):
+    elif type(params) is dict or isinstance(params, Mapping):   # the ABC check is slow
         given = params
     else:
         given = {p.name: p for p in params}
@@ -237,7 +248,13 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
             if value is None:
                 p = old if old is not None else Parameter(name, None, False, lo, hi)
             else:
-                p = Parameter(name, float(value), False, lo, hi)
+                value = float(value)
+                p = Parameter(name, value, False, lo, hi)
+                if -math.inf < value < math.inf and lo <= value <= hi:
+                    # what validate() checks holds: a finite start within bounds
+                    # that are therefore ordered and not NaN, and not fixed
+                    merged.append(p)
+                    continue
         p.validate()
         merged.append(p)
     return tuple(merged)

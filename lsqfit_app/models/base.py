@@ -115,7 +115,8 @@ class Model(ABC):
 
 def as_predictors(x, independent_vars: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Accept a bare array for one-variable models; return a name->array dict."""
-    if isinstance(x, Mapping):
+    # an ndarray is never a Mapping, and the ABC isinstance check is the slow part
+    if type(x) is not np.ndarray and isinstance(x, Mapping):
         return {k: np.asarray(x[k], dtype=float) for k in independent_vars}
     arr = np.asarray(x, dtype=float)
     if len(independent_vars) == 1:

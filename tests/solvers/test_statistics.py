@@ -177,6 +177,29 @@ def test_infinite_values_name_the_rows():
         FitProblem.create(FormulaModel("a*x+b", ("x",)), X, y)
 
 
+def test_huge_finite_values_are_not_infinite():
+    # finite however large (a sum of squares would overflow): every row is used
+    y = Y * 1e200
+    problem = FitProblem.create(FormulaModel("a*x+b", ("x",)), X, y)
+    assert problem.n_used == X.size and problem.used.all()
+    y[[2, 7]] = [np.nan, -np.inf]
+    with pytest.raises(InputError, match="column 'y' has infinite values in rows 8$"):
+        FitProblem.create(FormulaModel("a*x+b", ("x",)), X, y)
+    y[7] = 1.0
+    assert FitProblem.create(FormulaModel("a*x+b", ("x",)), X, y).n_missing == 1
+
+
+@pytest.mark.parametrize("start, message", [
+    (math.nan, "start value nan is not finite"),
+    (math.inf, "start value inf is not finite"),
+    (-1.0, r"start value -1 is outside its bounds \[0, inf\]"),
+])
+def test_bad_bare_start_values(start, message):
+    from lsqfit_app.models import make_model
+    with pytest.raises(ParameterError, match=message):
+        FitProblem.create(make_model("gaussian"), X, Y, {"sigma": start})
+
+
 def test_too_few_points():
     with pytest.raises(InputError, match="too few points: 2 usable points for 3"):
         FitProblem.create(FormulaModel("a*x**2+b*x+c", ("x",)), X[:2], Y[:2])
