@@ -232,7 +232,8 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
     # w None: unweighted (all weights 1), skipping the multiplications
     if centered:
         if w is None:
-            d = y - float(y.sum()) / n if n else y
+            # the add ufunc's reduce is y.sum() without its Python-level wrapper
+            d = y - float(np.add.reduce(y)) / n if n else y
             sst = float(d @ d)
         else:
             ybar = float(np.sum(w * y) / np.sum(w))

@@ -40,9 +40,8 @@ def _rank_deficient(lin: Linearization) -> bool:
     """
     if not lin.finite:
         return True
-    weights = np.abs(lin.theta)
-    weights[weights == 0] = 1.0
-    s = lin.singular_values(weights)
+    # Python floats for the few weights: cheaper than numpy's abs and masked store
+    s = lin.singular_values(np.array([abs(t) or 1.0 for t in lin.theta.tolist()]))
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= 1e-10 * s[0])
 
 
