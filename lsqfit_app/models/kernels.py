@@ -108,17 +108,32 @@ def _compile() -> dict:
 
 class Plan:
     """How a model evaluates through kernels: which kernel fills which parameter
-    rows, and which parameters are constant offsets (value p, derivative 1)."""
+    rows, and which parameters are constant offsets (value p, derivative 1).
 
-    __slots__ = ("parts", "offsets")
+    Models cache their plan, so what every fit would otherwise rebuild (the
+    kernel calls, the offset rows) is worked out once here.
+    """
+
+    __slots__ = ("parts", "offsets", "n_params", "ones", "_calls")
 
     def __init__(self, parts: tuple[tuple[str, int, int], ...], offsets: tuple[int, ...]):
         self.parts = parts       # (kernel name, start, stop)
         self.offsets = offsets   # parameter indices
+        self.n_params = max([stop for _, _, stop in parts] + [o + 1 for o in offsets])
+        # the offset rows for residualize; shared by every fit, which only read it
+        self.ones = np.array(offsets, dtype=np.int64)
+        self._calls = None
 
     def shifted(self, by: int) -> "Plan":
         return Plan(tuple((k, a + by, b + by) for k, a, b in self.parts),
                     tuple(o + by for o in self.offsets))
+
+    def calls(self, kernels: dict) -> tuple:
+        """(kernel, start, stop, add) per part: the first writes f, later ones add to it."""
+        if self._calls is None or self._calls[0] is not kernels:
+            self._calls = (kernels, tuple((kernels[name], start, stop, k > 0)
+                                          for k, (name, start, stop) in enumerate(self.parts)))
+        return self._calls[1]
 
 
 def evaluator(plan: Plan, kernels: dict, x: np.ndarray, y: np.ndarray, w: np.ndarray | None):
@@ -127,15 +142,11 @@ def evaluator(plan: Plan, kernels: dict, x: np.ndarray, y: np.ndarray, w: np.nda
     r = (y - f) * w and Jr = dr/dp (points x parameters), the transpose of
     the kernels' C-order rows: MINPACK's column-major layout as it is.
     """
-    # the first kernel writes f (plus the offsets), later ones add to it
-    calls = tuple((kernels[name], start, stop, k > 0)
-                  for k, (name, start, stop) in enumerate(plan.parts))
-    offsets = plan.offsets
-    ones = np.array(offsets, dtype=np.int64)
+    calls = plan.calls(kernels)
+    offsets, ones, n_params = plan.offsets, plan.ones, plan.n_params
     residualize = kernels["residualize"]
-    n_params = max([stop for _, _, stop in plan.parts] + [o + 1 for o in offsets])
     n = y.size
-    weights = np.empty(0) if w is None else w
+    weights = _NO_WEIGHTS if w is None else w
     x = np.ascontiguousarray(x, dtype=float)
 
     def evaluate(p):
@@ -148,3 +159,7 @@ def evaluator(plan: Plan, kernels: dict, x: np.ndarray, y: np.ndarray, w: np.nda
         return f, r, jac.T, residualize(y, weights, f, jac, ones, r)
 
     return evaluate
+
+
+#: the empty weights that tell residualize "unweighted" (shared; never written)
+_NO_WEIGHTS = np.empty(0)

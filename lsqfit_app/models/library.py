@@ -269,6 +269,13 @@ class LibraryModel(Model):
         return super().eval_and_jacobian_rows(p, x, rows)
 
     def kernel_plan(self):
+        # once per model (it never changes): every fit of it asks
+        plan = self.__dict__.get("_kernel_plan", False)
+        if plan is False:
+            plan = self._kernel_plan = self._make_kernel_plan()
+        return plan
+
+    def _make_kernel_plan(self):
         # the kernel of the lineshape's name, when it has one (not voigt: numba has no wofz)
         from lsqfit_app.models.kernels import KERNEL_NAMES, Plan
         name = getattr(self._shape, "__name__", None)
@@ -350,7 +357,7 @@ class PolynomialModel(LibraryModel):
     def polynomial_powers(self):
         return tuple(range(self.degree + 1))
 
-    def kernel_plan(self):
+    def _make_kernel_plan(self):
         from lsqfit_app.models.kernels import Plan
         if self.degree == 0:
             return Plan((), (0,))   # a constant offset: value p, derivative 1

@@ -62,7 +62,8 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     # rounding level of the objective: each residual y - f carries an error of
     # a few eps * |y| (cancellation when the fit is close), so sum r^2 is only
     # known to about 2 * sum |r| * eps * |y|
-    noise = 16 * _EPS * float(np.abs(lin.r) @ (np.abs(obj.y) * obj.inv_sigma)) + 64 * _EPS * f_best
+    abs_y = np.abs(obj.y) * obj.inv_sigma if obj.weighted else np.abs(obj.y)
+    noise = 16 * _EPS * float(np.abs(lin.r) @ abs_y) + 64 * _EPS * f_best
     last_step = math.inf
     for _ in range(POLISH_STEPS):
         # a QR solve is enough: the step is small, and its relative accuracy

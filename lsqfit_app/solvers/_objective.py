@@ -71,7 +71,7 @@ class Objective:
         free = [not p.fixed for p in problem.params]
         self.all_free = all(free)
         self.free = np.array(free, dtype=bool)
-        self.free_idx = np.flatnonzero(self.free)
+        self.free_idx = np.array([k for k, f in enumerate(free) if f], dtype=np.intp)
         self.full = np.array(start, dtype=float)
         lower = [p.min for p in problem.params if not p.fixed]
         upper = [p.max for p in problem.params if not p.fixed]
@@ -114,7 +114,10 @@ class Objective:
         if not self.bounds:
             return True
         t = theta.tolist()
-        return all(lo < t[k] < hi for k, lo, hi in self.bounds)
+        for k, lo, hi in self.bounds:
+            if not lo < t[k] < hi:
+                return False
+        return True
 
     def expand(self, theta: np.ndarray) -> np.ndarray:
         if self.all_free:
@@ -248,7 +251,9 @@ class Objective:
                 last = self.fused_evaluation(theta)
             self._kept = last
             if last.key != self.reported_key:
-                self.report(theta, last.objective)
+                # report(), less what this point has been through: lmder asks for
+                # the Jacobian right after the residuals, which polled the cancel
+                self._record(theta, last.key, last.objective)
             return last.Jr.T
 
         return residuals, jacobian_rows
@@ -325,13 +330,17 @@ class Objective:
         """Called by a solver once per iteration (and once at the start)."""
         self.check_cancel()
         theta = np.asarray(theta, dtype=float)
-        self.reported_key = theta.tobytes()
         if objective is None:
             hit = self.cached(theta)
             if hit is None:
                 self.residuals(theta)
                 hit = self._last
             objective = hit.objective
+        self._record(theta, theta.tobytes(), objective)
+
+    def _record(self, theta: np.ndarray, key: bytes, objective: float) -> None:
+        """An iteration at theta (key: its bytes): history, callback, iteration limit."""
+        self.reported_key = key
         if not math.isfinite(objective):
             objective = math.inf   # NaN residuals: the objective is undefined, plotted as inf
         if self.history:
