@@ -1,11 +1,14 @@
 """The numba-compiled lineshape kernels of ``kernels`` (imported only to load them).
 
-Each is ``kernel(x, p, start, stop, f, jac, c, add)``: it reads
-``p[start:stop]``, writes its values plus ``c`` to ``f`` (or adds them to
-``f`` when ``add``, for the second and later terms of a sum) and its
+Each is ``kernel(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)``:
+it reads ``p[start:stop]``, writes its values plus ``c`` to ``f`` (or adds
+them to ``f`` when ``add``: the second and later terms of a sum) and its
 derivatives to rows ``start:stop`` of ``jac``; the formulas and their order
-of operations are those of ``lineshapes.py``.  Writing rather than adding
-first saves the caller filling the arrays beforehand.  Importing this module imports numba (about 0.3 s).
+of operations are those of ``lineshapes.py``.  The ``last`` kernel of a sum
+also turns each point into residuals as it goes (``_finish``): r = (y - f) w
+and the residuals' Jacobian -jac w, and returns r @ r.  So a lineshape with
+an offset, the commonest model, is one call per evaluation, and nothing is
+filled beforehand.  Importing this module imports numba (about 0.3 s).
 """
 from __future__ import annotations
 
@@ -23,36 +26,64 @@ TWO_PI = 2.0 * math.pi
 jit = njit(cache=True, nogil=True, error_model="numpy")
 
 
+@njit(inline="always")
+def _finish(i, y, w, f, jac, ones, r):
+    """Point i of the last kernel of a sum: r_i = (y_i - f_i) w_i, the Jacobian
+    column of the residuals (offset rows ``ones`` set to 1 first), r_i**2."""
+    for k in ones:
+        jac[k, i] = 1.0
+    if w.size:
+        wi = w[i]
+        ri = (y[i] - f[i]) * wi
+        for k in range(jac.shape[0]):
+            jac[k, i] = jac[k, i] * -wi
+    else:
+        ri = y[i] - f[i]
+        for k in range(jac.shape[0]):
+            jac[k, i] = -jac[k, i]
+    r[i] = ri
+    return ri * ri
+
+
 @jit
 def expit(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
 @jit
-def line(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def line(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     slope, intercept = p[start], p[start + 1]
+    total = 0.0
     for i in range(x.size):
         f[i] = (f[i] if add else c) + (slope * x[i] + intercept)
         jac[start, i] = x[i]
         jac[start + 1, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def polynomial(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def polynomial(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
+    total = 0.0
     for i in range(x.size):
         power = 1.0
-        total = 0.0
+        value = 0.0
         for k in range(start, stop):
             jac[k, i] = power
-            total += p[k] * power
+            value += p[k] * power
             power *= x[i]
-        f[i] = (f[i] if add else c) + total
+        f[i] = (f[i] if add else c) + value
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def exp_decay(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def exp_decay(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, tau, offset = p[start], p[start + 1], p[start + 2]
     tau2 = tau * tau
+    total = 0.0
     for i in range(x.size):
         e = math.exp(-x[i] / tau)
         ae = amplitude * e
@@ -60,12 +91,16 @@ def exp_decay(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compile
         jac[start, i] = e
         jac[start + 1, i] = ae * x[i] / tau2
         jac[start + 2, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def exp_growth(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def exp_growth(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, tau, offset = p[start], p[start + 1], p[start + 2]
     tau2 = tau * tau
+    total = 0.0
     for i in range(x.size):
         e = math.exp(x[i] / tau)
         ae = amplitude * e
@@ -73,12 +108,16 @@ def exp_growth(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compil
         jac[start, i] = e
         jac[start + 1, i] = -ae * x[i] / tau2
         jac[start + 2, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def double_exp_decay(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def double_exp_decay(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     a1, tau1, a2, tau2, offset = p[start], p[start + 1], p[start + 2], p[start + 3], p[start + 4]
     t1, t2 = tau1 * tau1, tau2 * tau2
+    total = 0.0
     for i in range(x.size):
         e1 = math.exp(-x[i] / tau1)
         e2 = math.exp(-x[i] / tau2)
@@ -90,11 +129,15 @@ def double_exp_decay(x, p, start, stop, f, jac, c, add):   # pragma: no cover - 
         jac[start + 2, i] = e2
         jac[start + 3, i] = v2 * x[i] / t2
         jac[start + 4, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def power_law(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def power_law(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, exponent = p[start], p[start + 1]
+    total = 0.0
     for i in range(x.size):
         xp = x[i] ** exponent
         v = amplitude * xp
@@ -102,24 +145,32 @@ def power_law(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compile
         jac[start, i] = xp
         # d/dexponent x**b = x**b log x, which is 0 (not 0*-inf) at x = 0
         jac[start + 1, i] = v * math.log(x[i] if x[i] > 0 else 1.0)
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def logarithmic(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def logarithmic(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     slope, intercept = p[start], p[start + 1]
+    total = 0.0
     for i in range(x.size):
         logx = np.log(x[i])   # np.log: NaN for x < 0, as numpy, where math.log raises
         f[i] = (f[i] if add else c) + (slope * logx + intercept)
         jac[start, i] = logx
         jac[start + 1, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def gaussian(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def gaussian(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, center, sigma = p[start], p[start + 1], p[start + 2]
     inv_s2 = 1.0 / (sigma * sigma)
     k = -0.5 * inv_s2
     inv_s = 1.0 / sigma
+    total = 0.0
     for i in range(x.size):
         d = x[i] - center
         g = math.exp(d * d * k)
@@ -129,12 +180,16 @@ def gaussian(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
         jac[start, i] = g
         jac[start + 1, i] = dc
         jac[start + 2, i] = dc * d * inv_s
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def lorentzian(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def lorentzian(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, center, gamma = p[start], p[start + 1], p[start + 2]
     g2 = gamma * gamma
+    total = 0.0
     for i in range(x.size):
         d = x[i] - center
         shape = g2 / (d * d + g2)
@@ -144,14 +199,18 @@ def lorentzian(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compil
         jac[start, i] = shape
         jac[start + 1, i] = t
         jac[start + 2, i] = t * d / gamma
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def pseudo_voigt(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def pseudo_voigt(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, center, fwhm, fraction = p[start], p[start + 1], p[start + 2], p[start + 3]
     lor_q = -4.0 * fraction
     gau_q = FOUR_LN2 * (1.0 - fraction)
     step = -2.0 / fwhm
+    total = 0.0
     for i in range(x.size):
         u = (x[i] - center) / fwhm
         u2 = u * u
@@ -164,12 +223,16 @@ def pseudo_voigt(x, p, start, stop, f, jac, c, add):   # pragma: no cover - comp
         jac[start + 1, i] = q * step * u
         jac[start + 2, i] = q * step * u2
         jac[start + 3, i] = amplitude * (lor - gau)
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def logistic4(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def logistic4(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     bottom, top, x50, slope = p[start], p[start + 1], p[start + 2], p[start + 3]
     span = top - bottom
+    total = 0.0
     for i in range(x.size):
         d = x[i] - x50
         s = expit(slope * d)
@@ -179,12 +242,16 @@ def logistic4(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compile
         jac[start + 1, i] = s
         jac[start + 2, i] = -slope * ds
         jac[start + 3, i] = ds * d
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def hill(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def hill(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     vmax, k, n = p[start], p[start + 1], p[start + 2]
     log_k = math.log(k) if k > 0 else 0.0
+    total = 0.0
     for i in range(x.size):
         # x**n/(k**n + x**n) = expit(n*log(x/k)); log(0) = -inf gives 0 at x = 0
         lx = np.log(x[i]) - log_k if k > 0 else np.log(x[i] / k)
@@ -194,26 +261,34 @@ def hill(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
         jac[start, i] = h
         jac[start + 1, i] = -hh * n / k
         jac[start + 2, i] = hh * (lx if math.isfinite(lx) else 0.0)
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def michaelis_menten(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def michaelis_menten(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     vmax, km = p[start], p[start + 1]
+    total = 0.0
     for i in range(x.size):
-        r = 1.0 / (km + x[i])
-        shape = x[i] * r
+        inv = 1.0 / (km + x[i])
+        shape = x[i] * inv
         v = vmax * shape
         f[i] = (f[i] if add else c) + v
         jac[start, i] = shape
-        jac[start + 1, i] = -v * r
+        jac[start + 1, i] = -v * inv
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def sine(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def sine(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, frequency, phase, offset = p[start], p[start + 1], p[start + 2], p[start + 3]
-    w = TWO_PI * frequency
+    omega = TWO_PI * frequency
+    total = 0.0
     for i in range(x.size):
-        arg = w * x[i] + phase
+        arg = omega * x[i] + phase
         s = math.sin(arg)
         ac = amplitude * math.cos(arg)
         f[i] = (f[i] if add else c) + (amplitude * s + offset)
@@ -221,15 +296,19 @@ def sine(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
         jac[start + 1, i] = TWO_PI * x[i] * ac
         jac[start + 2, i] = ac
         jac[start + 3, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def damped_sine(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compiled
+def damped_sine(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
     amplitude, frequency, phase = p[start], p[start + 1], p[start + 2]
     decay, offset = p[start + 3], p[start + 4]
-    w = TWO_PI * frequency
+    omega = TWO_PI * frequency
+    total = 0.0
     for i in range(x.size):
-        arg = w * x[i] + phase
+        arg = omega * x[i] + phase
         e = math.exp(-decay * x[i])
         es = e * math.sin(arg)
         aec = amplitude * e * math.cos(arg)
@@ -240,10 +319,13 @@ def damped_sine(x, p, start, stop, f, jac, c, add):   # pragma: no cover - compi
         jac[start + 2, i] = aec
         jac[start + 3, i] = -x[i] * v
         jac[start + 4, i] = 1.0
+        if last:
+            total += _finish(i, y, w, f, jac, ones, r)
+    return total
 
 
 @jit
-def residualize(y, w, f, jac, ones, r):   # pragma: no cover - compiled
+def residualize(y, w, f, jac, ones, r):
     """r = (y - f) * w and jac *= -w (w empty: unweighted), after setting the
     rows ``ones`` (constant offsets) to 1; returns r @ r."""
     n = y.size
@@ -286,9 +368,10 @@ def load_all() -> dict:
     f = np.zeros(3)
     jac = np.empty((5, 3))
     ones = np.array([4])
+    r = np.empty(3)
     for kernel in KERNELS.values():
-        kernel(x, p, 0, 5, f, jac, 0.5, False)
-        kernel(x, p, 0, 5, f, jac, 0.5, True)
-    residualize(x, x, f, jac, ones, np.empty(3))
-    residualize(x, np.empty(0), f, jac, ones[:0], np.empty(3))
+        kernel(x, p, 0, 5, f, jac, 0.5, False, False, x, x, ones, r)
+        kernel(x, p, 0, 5, f, jac, 0.5, True, True, x, np.empty(0), ones, r)
+    residualize(x, x, f, jac, ones, r)
+    residualize(x, np.empty(0), f, jac, ones[:0], r)
     return dict(KERNELS, residualize=residualize)

@@ -8,12 +8,12 @@ weighted residuals, in about three.  These kernels are that loop, one per
 lineshape of ``lineshapes.py``, written with the same formulas in the same
 order of operations (results agree to rounding; ``tests/test_kernels.py``).
 
-Every kernel has the signature ``kernel(x, p, start, stop, f, jac)``: it
-reads its parameters ``p[start:stop]``, adds its values to ``f`` and writes
-its derivatives to rows ``start:stop`` of ``jac`` (parameters x points), so
-a sum of shapes fills one value array and one Jacobian.  ``residualize``
-then gives the residuals (y - f) * w, the Jacobian of the residuals and
-their sum of squares in one more pass.
+Every kernel reads its parameters ``p[start:stop]``, writes (or adds) its
+values to ``f`` and its derivatives to rows ``start:stop`` of ``jac``
+(parameters x points), so a sum of shapes fills one value array and one
+Jacobian; the last kernel also turns every point into weighted residuals
+(y - f) * w and their Jacobian as it goes, and returns their sum of squares
+(``_lineshape_kernels``).
 
 Why not always: numba costs about 0.7 s per process to import and to load
 the kernels from its on-disk cache (a few seconds once per machine, to
@@ -129,9 +129,11 @@ class Plan:
                     tuple(o + by for o in self.offsets))
 
     def calls(self, kernels: dict) -> tuple:
-        """(kernel, start, stop, add) per part: the first writes f, later ones add to it."""
+        """(kernel, start, stop, add, last) per part: the first writes f, later
+        ones add to it, and the last also turns it into residuals."""
         if self._calls is None or self._calls[0] is not kernels:
-            self._calls = (kernels, tuple((kernels[name], start, stop, k > 0)
+            last = len(self.parts) - 1
+            self._calls = (kernels, tuple((kernels[name], start, stop, k > 0, k == last)
                                           for k, (name, start, stop) in enumerate(self.parts)))
         return self._calls[1]
 
@@ -151,12 +153,15 @@ def evaluator(plan: Plan, kernels: dict, x: np.ndarray, y: np.ndarray, w: np.nda
 
     def evaluate(p):
         c = (p[offsets[0]] if len(offsets) == 1 else sum(p[o] for o in offsets)) if offsets else 0.0
-        f = np.empty(n) if calls else np.full(n, c)
         jac = np.empty((n_params, n))
-        for kernel, start, stop, add in calls:
-            kernel(x, p, start, stop, f, jac, c, add)
         r = np.empty(n)
-        return f, r, jac.T, residualize(y, weights, f, jac, ones, r)
+        if not calls:   # offsets only
+            f = np.full(n, c)
+            return f, r, jac.T, residualize(y, weights, f, jac, ones, r)
+        f = np.empty(n)
+        for kernel, start, stop, add, last in calls:
+            value = kernel(x, p, start, stop, f, jac, c, add, last, y, weights, ones, r)
+        return f, r, jac.T, value
 
     return evaluate
 
