@@ -217,8 +217,6 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
     value within those bounds.
     """
     names = model.param_names
-    current = {p.name: p for p in base} if base is not None else None
-    hints = model.param_hints() if current is None else None
     if params is None:
         given: Mapping = {}
     elif type(params) is dict or isinstance(params, Mapping):   # the ABC check is slow
@@ -231,6 +229,11 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
             raise ParameterError(
                 f"unknown parameter {unknown[0]!r}; the model {model.name!r} has "
                 f"{', '.join(names) or 'no parameters'}")
+    if base is None:
+        defaults, valid = _default_params(model, names)
+        current = None
+    else:
+        current = {p.name: p for p in base}
     merged = []
     for name in names:
         value = given.get(name)
@@ -238,23 +241,74 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
             p = value if value.name == name else Parameter(
                 name, value.value, value.fixed, value.min, value.max)
         else:
-            if current is not None:
-                old = current[name]
-                lo, hi = old.min, old.max
-            else:
-                old = None
-                hint = hints.get(name)
-                lo, hi = (hint.min, hint.max) if hint is not None else (-math.inf, math.inf)
+            old = defaults[name] if current is None else current[name]
             if value is None:
-                p = old if old is not None else Parameter(name, None, False, lo, hi)
+                p = old
+                if current is None and valid:
+                    merged.append(p)   # validated when the defaults were built
+                    continue
             else:
                 value = float(value)
-                p = Parameter(name, value, False, lo, hi)
+                lo, hi = old.min, old.max
                 if -math.inf < value < math.inf and lo <= value <= hi:
                     # what validate() checks holds: a finite start within bounds
                     # that are therefore ordered and not NaN, and not fixed
-                    merged.append(p)
+                    merged.append(_start_at(name, value, lo, hi))
                     continue
+                p = Parameter(name, value, False, lo, hi)
         p.validate()
         merged.append(p)
     return tuple(merged)
+
+
+_new = object.__new__
+
+
+def _start_at(name: str, value: float, lo: float, hi: float) -> Parameter:
+    """``Parameter(name, value, False, lo, hi)`` without the frozen ``__init__``.
+
+    The generated ``__init__`` sets each field through ``object.__setattr__``
+    and costs about three times this; filling ``__dict__`` in field order
+    gives the same object.  Parameter has no ``__post_init__``.
+    """
+    p = _new(Parameter)
+    p.__dict__.update(name=name, value=value, fixed=False, min=lo, max=hi)
+    return p
+
+
+def _default_params(model: Model, names: tuple[str, ...]) -> tuple[dict[str, Parameter], bool]:
+    """({name: default Parameter}, all valid?) with the bounds of the model's hints.
+
+    Built once per model and kept in its ``__dict__``, and reused only while
+    the model still has the same ``param_names`` object and its hints compare
+    equal to those the defaults were built from: so the cache cannot go stale
+    even for a model that changed.  The hints are still asked for on every
+    call, but comparing them is cheap (the library and sum models hand out
+    the same ParamHint objects, and dict equality checks identity first),
+    while building a Parameter per name is not.  Parameters are immutable,
+    so problems can share these.  ``valid`` False (hints with NaN or
+    crossed bounds) leaves the validation, and its error, to the caller.
+    """
+    hints = model.param_hints()
+    store = getattr(model, "__dict__", None)
+    cached = store.get(_DEFAULTS_KEY) if store is not None else None
+    if cached is not None and cached[0] is names and cached[1] == hints:
+        return cached[2], cached[3]
+    defaults = {}
+    valid = True
+    for name in names:
+        hint = hints.get(name)
+        lo, hi = (hint.min, hint.max) if hint is not None else (-math.inf, math.inf)
+        p = defaults[name] = Parameter(name, None, False, lo, hi)
+        try:
+            p.validate()
+        except ParameterError:
+            valid = False
+    if store is not None:
+        # a copy: a model that hands out (and later edits) its own dict must not
+        # edit the hints kept here to compare with
+        store[_DEFAULTS_KEY] = (names, dict(hints), defaults, valid)
+    return defaults, valid
+
+
+_DEFAULTS_KEY = "_fitproblem_default_params"
