@@ -37,6 +37,17 @@ from scipy.linalg import lapack
 T_LEVEL = 0.95
 _EPS = float(np.finfo(float).eps)
 
+# np.einsum without ``optimize`` only forwards to this C function; calling it
+# directly skips the Python wrapper, which costs as much as the sum itself
+# on a small fit's Jacobian.  Same function, so the same bits.
+try:
+    from numpy._core.multiarray import c_einsum as _einsum
+except ImportError:   # numpy < 2
+    try:
+        from numpy.core.multiarray import c_einsum as _einsum
+    except ImportError:
+        _einsum = np.einsum
+
 
 def column_scale(J: np.ndarray) -> np.ndarray:
     """Powers of two at or just above each column's norm (1 for zero or non-finite columns).
@@ -46,7 +57,7 @@ def column_scale(J: np.ndarray) -> np.ndarray:
     """
     if not J.size:
         return np.ones(J.shape[1])
-    return np.ldexp(1.0, np.frexp(np.sqrt(np.einsum("ij,ij->j", J, J)))[1])
+    return np.ldexp(1.0, np.frexp(np.sqrt(_einsum("ij,ij->j", J, J)))[1])
 
 
 #: rows per block of the streamed (TSQR) factorisation of tall Jacobians
@@ -100,11 +111,11 @@ def leverage(J: np.ndarray, R: np.ndarray | None = None,
     r_inv /= scale[:, None]
     if m <= QR_CHUNK:
         L = J @ r_inv
-        return np.einsum("ij,ij->i", L, L)
+        return _einsum("ij,ij->i", L, L)
     h = np.empty(m)
     for start in range(0, m, QR_CHUNK):
         L = J[start:start + QR_CHUNK] @ r_inv
-        h[start:start + QR_CHUNK] = np.einsum("ij,ij->i", L, L)
+        h[start:start + QR_CHUNK] = _einsum("ij,ij->i", L, L)
     return h
 
 
@@ -169,14 +180,19 @@ def curvature_from_r(J: np.ndarray, R: np.ndarray,
     if p and m >= p:
         r_inv, info = lapack.dtrtri(R, lower=0)
         if info == 0:
-            cov = r_inv @ r_inv.T
+            # ndarray.dot makes the same BLAS call as @ on these contiguous
+            # operands (r_inv is LAPACK's fresh output), without the matmul
+            # ufunc's dispatch, which costs about as much as a 4 x 4 product
+            cov = r_inv.dot(r_inv.T)
             # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2,
-            # and |row i of R^-1|^2 is the covariance's diagonal (einsum's call
-            # overhead would cost more than these small products)
-            bound = 4.0 * p * float(np.add.reduce(R * R) @ cov.diagonal())
+            # and |row i of R^-1|^2 is the covariance's diagonal: one sum
+            # over R_ij^2 cov_jj (a threshold test, not a result)
+            bound = 4.0 * p * float(_einsum("ij,ij,j->", R, R, cov.diagonal()))
             if bound * (max(m, p) * _EPS) ** 2 < 1.0:
-                L = J @ r_inv
-                return cov, [""] * p, np.einsum("ij,ij->i", L, L)
+                # a non-contiguous J keeps @: .dot would copy it for BLAS where
+                # @ may take its own loop, a different sum
+                L = J.dot(r_inv) if J.flags.f_contiguous or J.flags.c_contiguous else J @ r_inv
+                return cov, [""] * p, _einsum("ij,ij->i", L, L)
     scale = column_scale(R)   # R's column norms are J's
     R_s = R / scale
     cov, notes = covariance_unscaled(J, names, R=R_s, scale=scale)
@@ -226,7 +242,9 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
     """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals."""
     n = int(y.size)
     dof = n - n_free
-    sse = float(np.dot(r_w, r_w))   # a BLAS dot: no floating-point warnings to silence
+    # a BLAS dot: no floating-point warnings to silence.  The ndarray method
+    # makes the same ddot call as np.dot or @ without their dispatch.
+    sse = float(r_w.dot(r_w))
     rmse = math.sqrt(sse / n) if n else math.nan
     residual_sd = math.sqrt(sse / dof) if dof > 0 else math.nan
     # w None: unweighted (all weights 1), skipping the multiplications
@@ -234,13 +252,13 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
         if w is None:
             # the add ufunc's reduce is y.sum() without its Python-level wrapper
             d = y - float(np.add.reduce(y)) / n if n else y
-            sst = float(d @ d)
+            sst = float(d.dot(d))
         else:
             ybar = float(np.sum(w * y) / np.sum(w))
             sst = float(np.sum(w * (y - ybar) ** 2))
         dof_t = n - 1
     else:
-        sst = float(y @ y) if w is None else float(np.sum(w * y * y))
+        sst = float(y.dot(y)) if w is None else float(np.sum(w * y * y))
         dof_t = n
     r2 = 1.0 - sse / sst if sst > 0 else math.nan
     adj = 1.0 - (sse / dof) / (sst / dof_t) if (sst > 0 and dof > 0 and dof_t > 0) else math.nan

@@ -180,9 +180,11 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
 
     sd = np.sqrt(np.abs(diagonal))
     corr = cov / (sd[:, None] * sd)
-    # 1 on the diagonal where defined: a strided view of the fresh, contiguous corr
-    corr_diagonal = corr.reshape(-1)[::p + 1]
-    np.copyto(corr_diagonal, 1.0, where=np.isfinite(corr_diagonal))
+    # 1 on the diagonal where defined; p is small, and a few item stores beat
+    # isfinite plus a masked copyto on a strided view
+    for i, c in enumerate(corr.diagonal().tolist()):
+        if math.isfinite(c):
+            corr[i, i] = 1.0
     if not obj.all_free:
         for i in range(p):
             if settings[i].fixed:

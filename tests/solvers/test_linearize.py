@@ -165,6 +165,25 @@ def test_curvature_from_r_matches_the_svd_route_and_falls_back_when_singular():
     assert notes[0].startswith("singular Jacobian: b, d cannot be determined")
 
 
+
+@pytest.mark.parametrize("layout", ["C", "F", "sliced"])
+def test_curvature_from_r_gives_the_bits_of_the_plain_numpy_expressions(layout):
+    # it calls ndarray.dot and einsum's C function to skip numpy's wrappers:
+    # the same arithmetic as r_inv @ r_inv.T and np.einsum, bit for bit
+    from scipy.linalg import lapack
+    rng = np.random.default_rng(11)
+    for p in (1, 2, 4, 7):
+        J = rng.normal(size=(90, p + 2)) * 10.0 ** rng.uniform(-3, 3, size=p + 2)
+        J = {"C": J[:, :p].copy(), "F": np.asfortranarray(J[:, :p]), "sliced": J[:, :p]}[layout]
+        R = np.linalg.qr(J, mode="r")
+        cov, notes, lev = statistics.curvature_from_r(J, R, [f"p{i}" for i in range(p)])
+        r_inv, info = lapack.dtrtri(R, lower=0)
+        L = J @ r_inv
+        assert info == 0 and notes == [""] * p
+        assert np.array_equal(cov, r_inv @ r_inv.T)
+        assert np.array_equal(lev, np.einsum("ij,ij->i", L, L))
+
+
 def test_inside_uses_only_finite_bounds():
     from lsqfit_app.core.parameters import Parameter
     problem = _gauss_problem()
