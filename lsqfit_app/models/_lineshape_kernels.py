@@ -326,29 +326,11 @@ def damped_sine(x, p, start, stop, f, jac, c, add, last, y, w, ones, r):
 
 @jit
 def residualize(y, w, f, jac, ones, r):
-    """r = (y - f) * w and jac *= -w (w empty: unweighted), after setting the
-    rows ``ones`` (constant offsets) to 1; returns r @ r."""
-    n = y.size
-    for k in ones:
-        for i in range(n):
-            jac[k, i] = 1.0
+    """What the last kernel of a sum does (``_finish``), for a model of offsets
+    alone (no kernel to do it): r = (y - f) w, jac = -jac w; returns r @ r."""
     total = 0.0
-    if w.size:
-        for i in range(n):
-            ri = (y[i] - f[i]) * w[i]
-            r[i] = ri
-            total += ri * ri
-        for k in range(jac.shape[0]):
-            for i in range(n):
-                jac[k, i] = jac[k, i] * -w[i]
-    else:
-        for i in range(n):
-            ri = y[i] - f[i]
-            r[i] = ri
-            total += ri * ri
-        for k in range(jac.shape[0]):
-            for i in range(n):
-                jac[k, i] = -jac[k, i]
+    for i in range(y.size):
+        total += _finish(i, y, w, f, jac, ones, r)
     return total
 
 

@@ -4,9 +4,10 @@ A fit of a library model spends most of its time evaluating the model and
 its Jacobian: a Gaussian on an offset takes about 13 numpy calls per
 evaluation, each with a microsecond of overhead on 100 points, while one
 compiled loop over the points does all of it, and turns the values into
-weighted residuals, in about three.  These kernels are that loop, one per
+weighted residuals, in one call.  These kernels are that loop, one per
 lineshape of ``lineshapes.py``, written with the same formulas in the same
-order of operations (results agree to rounding; ``tests/test_kernels.py``).
+order of operations (results agree to rounding:
+``tests/models/test_lineshape_kernels.py``).
 
 Every kernel reads its parameters ``p[start:stop]``, writes (or adds) its
 values to ``f`` and its derivatives to rows ``start:stop`` of ``jac``
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -54,10 +56,6 @@ def set_mode(mode: str) -> None:
     if mode not in _MODES:
         raise ValueError(f"kernel mode must be one of {', '.join(_MODES)}, not {mode!r}")
     _state["mode"] = mode
-
-
-def mode() -> str:
-    return _state["mode"]
 
 
 def warm_up() -> bool:
@@ -94,8 +92,11 @@ def _load() -> dict | None:
         if _state["kernels"] is None and not _state["failed"]:
             try:
                 kernels = _compile()
-            except Exception:   # no numba, or one incompatible with this numpy
+            except Exception as exc:   # no numba, or one incompatible with this numpy
                 _state["failed"] = True
+                # once per process; fits go on with numpy, as fast as before
+                warnings.warn(f"compiled lineshape kernels unavailable, fits use numpy: {exc}",
+                              RuntimeWarning, stacklevel=2)
             else:
                 _state["kernels"] = kernels
     return _state["kernels"]
