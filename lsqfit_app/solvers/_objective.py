@@ -136,13 +136,19 @@ class Objective:
 
         Floating-point warnings are silenced once around the whole fit (in
         ``fit``), not here: this is the innermost loop of every solver.
+        With compiled kernels it evaluates through them too, so that line
+        searches compare objectives computed the same way.
         """
         if self.cancel is not None and self.cancel.cancelled:
             raise Cancelled
         theta = np.asarray(theta, dtype=float)
-        r = self.y - self.model.eval(self.expand(theta), self.x)
-        if self.weighted:
-            r *= self.inv_sigma
+        core = self._compiled()
+        if core is not None:
+            r = core(self.expand(theta))[1]
+        else:
+            r = self.y - self.model.eval(self.expand(theta), self.x)
+            if self.weighted:
+                r *= self.inv_sigma
         self.nfev += 1
         self._last = Evaluation(theta.tobytes(), r, None, self._track(theta, r), None)
         return r

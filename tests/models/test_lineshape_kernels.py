@@ -127,9 +127,33 @@ def test_fits_through_kernels_match_numpy_fits(compiled, case):
     kernels.set_mode("off")
     with_numpy = fit(problem)
     assert with_kernels.converged and with_numpy.converged
-    np.testing.assert_allclose(with_kernels.values, with_numpy.values, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(with_kernels.stderrs, with_numpy.stderrs, rtol=1e-7, atol=1e-12)
-    np.testing.assert_allclose(with_kernels.fitted, with_numpy.fitted, rtol=1e-9)
+    # TRF under a robust loss stops on the objective, with the parameters known
+    # to ~1e-8: rounding-level differences in the evaluations show there
+    rtol = 1e-6 if case == "robust" else 1e-9
+    np.testing.assert_allclose(with_kernels.values, with_numpy.values, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(with_kernels.stderrs, with_numpy.stderrs, rtol=100 * rtol, atol=1e-12)
+    np.testing.assert_allclose(with_kernels.fitted, with_numpy.fitted, rtol=rtol)
+
+
+@pytest.mark.parametrize("method", ["trf", "lbfgs"])
+def test_other_solvers_through_kernels_match_numpy(compiled, method):
+    problem = _gauss_problem()
+    with_kernels = fit(problem, method)
+    kernels.set_mode("off")
+    with_numpy = fit(problem, method)
+    assert with_kernels.converged and with_numpy.converged
+    np.testing.assert_allclose(with_kernels.values, with_numpy.values, rtol=1e-6)
+
+
+def test_plain_residuals_come_from_the_kernels_too(compiled):
+    """Line searches compare residual-only and fused objectives: one path for both."""
+    theta = np.array([4.0, 0.5, 1.3, 0.1])
+    with np.errstate(all="ignore"):
+        obj = Objective(_gauss_problem(), theta, solver="lbfgs")
+        r = obj.residuals(theta).copy()
+        obj._last = None
+        fused = obj.fused_evaluation(theta)
+    np.testing.assert_array_equal(r, fused.r)
 
 
 def test_a_fit_uses_the_kernels_when_they_are_on(compiled):
