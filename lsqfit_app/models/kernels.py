@@ -51,8 +51,9 @@ if _state["mode"] not in _MODES:
 
 
 def set_mode(mode: str) -> None:
-    """"auto" (load after many fits), "on" (load at the first fit that can use
-    them) or "off" (never use them, even when loaded)."""
+    """Set when fits use the kernels: "auto" (load them after many fits), "on"
+    (load them at the first fit that can use them) or "off" (never use them,
+    even when loaded)."""
     if mode not in _MODES:
         raise ValueError(f"kernel mode must be one of {', '.join(_MODES)}, not {mode!r}")
     _state["mode"] = mode
