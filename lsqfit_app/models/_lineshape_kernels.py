@@ -9,6 +9,13 @@ also turns each point into residuals as it goes (``_finish``): r = (y - f) w
 and the residuals' Jacobian -jac w, and returns r @ r.  So a lineshape with
 an offset, the commonest model, is one call per evaluation, and nothing is
 filled beforehand.  Importing this module imports numba (about 0.3 s).
+
+Every kernel repeats the same loop around its formulas on purpose.  One
+shared loop taking per-lineshape ``setup``/``point`` functions gives
+identical results, but numba then either cannot cache the kernels (a call
+with functions as arguments is not cacheable: each process would compile
+them again, seconds) or, with the loop inlined, runs them ~40% slower
+(4.4 against 3.2 µs for a Gaussian on 100 points; measured).
 """
 from __future__ import annotations
 
