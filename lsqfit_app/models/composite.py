@@ -134,7 +134,6 @@ class SumModel(Model):
         self._bounds_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._linear_cache: frozenset[str] | None = None
         self._hints_cache: dict[str, ParamHint] | None = None
-        self._plan_cache = False   # kernel_plan(): False until computed, then a Plan or None
 
     @staticmethod
     def _prefixed_formula(model: Model, prefix: str) -> str:
@@ -187,20 +186,17 @@ class SumModel(Model):
             total = f if total is None else total + f
         return self._plus_offsets(total, vals), jac.T
 
-    def kernel_plan(self):
-        if self._plan_cache is False:   # once: the components never change
-            from lsqfit_app.models.kernels import Plan
-            self._plan_cache = None
-            parts, offsets = [], []
-            for model, sl in self._parts:
-                plan = model.kernel_plan()
-                if plan is None:
-                    return None
-                plan = plan.shifted(sl.start)
-                parts.extend(plan.parts)
-                offsets.extend(plan.offsets)
-            self._plan_cache = Plan(tuple(parts), tuple(offsets))
-        return self._plan_cache
+    def _make_kernel_plan(self):
+        from lsqfit_app.models.kernels import Plan
+        parts, offsets = [], []
+        for model, sl in self._parts:
+            plan = model.kernel_plan()
+            if plan is None:
+                return None
+            plan = plan.shifted(sl.start)
+            parts.extend(plan.parts)
+            offsets.extend(plan.offsets)
+        return Plan(tuple(parts), tuple(offsets))
 
     def _jacobian_buffer(self, n: int) -> np.ndarray:
         """(P, n) rows for the parts to fill; ones, when there are offsets: their rows are done."""

@@ -268,13 +268,6 @@ class LibraryModel(Model):
             return _call(self._shape_jac, x, p, out=rows)[0]
         return super().eval_and_jacobian_rows(p, x, rows)
 
-    def kernel_plan(self):
-        # once per model (it never changes): every fit of it asks
-        plan = self.__dict__.get("_kernel_plan", False)
-        if plan is False:
-            plan = self._kernel_plan = self._make_kernel_plan()
-        return plan
-
     def _make_kernel_plan(self):
         # the kernel of the lineshape's name, when it has one (not voigt: numba has no wofz)
         from lsqfit_app.models.kernels import KERNEL_NAMES, Plan
