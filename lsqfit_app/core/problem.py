@@ -25,9 +25,9 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from lsqfit_app.core.errors import InputError, ParameterError
+from lsqfit_app.core.frozen import frozen_instance
 from lsqfit_app.core.losses import check_loss
 from lsqfit_app.core.parameters import Parameter
-from lsqfit_app.core.result import frozen_instance
 from lsqfit_app.models.base import Model, as_predictors
 
 WEIGHTINGS = ("none", "sigma", "poisson", "relative")
@@ -253,27 +253,13 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
                 if -math.inf < value < math.inf and lo <= value <= hi:
                     # what validate() checks holds: a finite start within bounds
                     # that are therefore ordered and not NaN, and not fixed
-                    merged.append(_start_at(name, value, lo, hi))
+                    merged.append(frozen_instance(
+                        Parameter, name=name, value=value, fixed=False, min=lo, max=hi))
                     continue
                 p = Parameter(name, value, False, lo, hi)
         p.validate()
         merged.append(p)
     return tuple(merged)
-
-
-_new = object.__new__
-
-
-def _start_at(name: str, value: float, lo: float, hi: float) -> Parameter:
-    """``Parameter(name, value, False, lo, hi)`` without the frozen ``__init__``.
-
-    The generated ``__init__`` sets each field through ``object.__setattr__``
-    and costs about three times this; filling ``__dict__`` in field order
-    gives the same object.  Parameter has no ``__post_init__``.
-    """
-    p = _new(Parameter)
-    p.__dict__.update(name=name, value=value, fixed=False, min=lo, max=hi)
-    return p
 
 
 def _default_params(model: Model, names: tuple[str, ...]) -> tuple[dict[str, Parameter], bool]:

@@ -9,35 +9,10 @@ DESIGN.md 4.2 (extra keys allowed, the named ones kept).
 from __future__ import annotations
 
 import enum
-import functools
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
-
-
-def frozen_instance(cls, /, **values):
-    """``cls(**values)`` for a frozen dataclass without ``__post_init__``, given every field.
-
-    A frozen dataclass's generated ``__init__`` sets each field through
-    ``object.__setattr__``; a fit's result has some 80 fields across its
-    dataclasses, and setting them one by one is a measurable share of a
-    small fit.  Filling the instance ``__dict__`` at once gives the same
-    object.  Defaults are not filled in, so every field must be given (and
-    no other name): a mismatch raises TypeError, as the ``__init__`` would.
-    """
-    if values.keys() != _field_names(cls):
-        missing = sorted(_field_names(cls) - values.keys())
-        unknown = sorted(values.keys() - _field_names(cls))
-        raise TypeError(f"{cls.__name__}: fields missing {missing}, unknown {unknown}")
-    obj = object.__new__(cls)
-    obj.__dict__.update(values)
-    return obj
-
-
-@functools.cache
-def _field_names(cls) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls))
 
 
 class FitStatus(enum.Enum):

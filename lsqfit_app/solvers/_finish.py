@@ -7,8 +7,8 @@ import numpy as np
 
 from lsqfit_app.core.losses import loss_terms
 from lsqfit_app.core.problem import FitProblem
-from lsqfit_app.core.result import (
-    FitResult, FitStatistics, FitStatus, ParameterResult, frozen_instance)
+from lsqfit_app.core.frozen import frozen_instance
+from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
 from lsqfit_app.core.statistics import (
     column_scale, covariance_unscaled, curvature_from_r, goodness_of_fit, has_intercept, leverage,
     p_values, r_factor, t_quantile)

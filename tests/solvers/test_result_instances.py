@@ -1,4 +1,4 @@
-"""A fit's result dataclasses are built without their __init__ (core.result.frozen_instance):
+"""A fit's result dataclasses are built without their __init__ (core.frozen.frozen_instance):
 they must still be complete, equal to what the __init__ builds, and frozen."""
 import dataclasses
 import math
@@ -9,7 +9,8 @@ import pytest
 from lsqfit_app.core.errors import ParameterError
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.core.problem import FitProblem
-from lsqfit_app.core.result import FitStatistics, ParameterResult, frozen_instance
+from lsqfit_app.core.frozen import frozen_instance
+from lsqfit_app.core.result import FitStatistics, ParameterResult
 from lsqfit_app.models import make_model
 from lsqfit_app.models.base import Model, ParamHint
 from lsqfit_app.solvers import fit
