@@ -341,7 +341,8 @@ def residualize(y, w, f, jac, ones, r):
     return total
 
 
-#: every lineshape kernel by the name models give in their ``kernel_plan``
+#: every lineshape kernel by the name models give in their ``kernel_plan``; a
+#: kernel's position here is its number in ``evaluate_plan``
 KERNELS = {"line": line, "polynomial": polynomial, "exp_decay": exp_decay,
            "exp_growth": exp_growth, "double_exp_decay": double_exp_decay,
            "power_law": power_law, "logarithmic": logarithmic, "gaussian": gaussian,
@@ -350,17 +351,64 @@ KERNELS = {"line": line, "polynomial": polynomial, "exp_decay": exp_decay,
            "damped_sine": damped_sine}
 
 
+@jit
+def evaluate_plan(kinds, starts, stops, offsets, ones, x, p, f, jac, y, w, r):
+    """A whole model in one call: its kernels in turn (``kinds``: positions in
+    KERNELS, each over parameters ``starts[k]:stops[k]``), its constant offsets
+    ``p[offsets]`` added to every point, then residuals r = (y - f) w and their
+    Jacobian; returns r @ r.  One dispatch from Python however many terms the
+    model has, and callable from other compiled code (the compiled LM)."""
+    c = 0.0
+    for o in offsets:
+        c += p[o]
+    n = kinds.size
+    if n == 0:   # offsets only
+        for i in range(f.size):
+            f[i] = c
+        return residualize(y, w, f, jac, ones, r)
+    total = 0.0
+    for k in range(n):
+        kind, start, stop, add, last = kinds[k], starts[k], stops[k], k > 0, k == n - 1
+        if kind == 0:
+            total = line(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 1:
+            total = polynomial(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 2:
+            total = exp_decay(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 3:
+            total = exp_growth(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 4:
+            total = double_exp_decay(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 5:
+            total = power_law(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 6:
+            total = logarithmic(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 7:
+            total = gaussian(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 8:
+            total = lorentzian(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 9:
+            total = pseudo_voigt(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 10:
+            total = logistic4(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 11:
+            total = hill(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 12:
+            total = michaelis_menten(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        elif kind == 13:
+            total = sine(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+        else:
+            total = damped_sine(x, p, start, stop, f, jac, c, add, last, y, w, ones, r)
+    return total
+
+
 def load_all() -> dict:
-    """Compile (or load from numba's cache) every kernel now, not in the middle of a fit."""
+    """Compile (or load from numba's cache) the kernels now, not in the middle of a fit."""
     x = np.array([0.5, 1.0, 2.0])
     p = np.array([1.0, 0.5, 1.5, 0.3, 2.0])
     f = np.zeros(3)
     jac = np.empty((5, 3))
-    ones = np.array([4])
     r = np.empty(3)
-    for kernel in KERNELS.values():
-        kernel(x, p, 0, 5, f, jac, 0.5, False, False, x, x, ones, r)
-        kernel(x, p, 0, 5, f, jac, 0.5, True, True, x, np.empty(0), ones, r)
-    residualize(x, x, f, jac, ones, r)
-    residualize(x, np.empty(0), f, jac, ones[:0], r)
-    return dict(KERNELS, residualize=residualize)
+    index = np.array([0])
+    evaluate_plan(index, index, np.array([4]), np.array([4]), np.array([4]), x, p, f, jac, x, x, r)
+    return {"evaluate_plan": evaluate_plan}

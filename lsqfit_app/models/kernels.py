@@ -113,60 +113,63 @@ class Plan:
     rows, and which parameters are constant offsets (value p, derivative 1).
 
     Models cache their plan, so what every fit would otherwise rebuild (the
-    kernel calls, the offset rows) is worked out once here.
+    integer arrays ``evaluate_plan`` reads) is worked out once here.
     """
 
-    __slots__ = ("parts", "offsets", "n_params", "ones", "_calls")
+    __slots__ = ("parts", "offsets", "n_params", "arrays")
 
     def __init__(self, parts: tuple[tuple[str, int, int], ...], offsets: tuple[int, ...]):
         self.parts = parts       # (kernel name, start, stop)
         self.offsets = offsets   # parameter indices
         self.n_params = max([stop for _, _, stop in parts] + [o + 1 for o in offsets])
-        # the offset rows for residualize; shared by every fit, which only read it
-        self.ones = np.array(offsets, dtype=np.int64)
-        self._calls = None
+        # (kinds, starts, stops, offsets, ones) for evaluate_plan; shared by
+        # every fit, which only read them.  ``ones`` are the offset rows, whose
+        # derivative is 1 (a repeated offset is listed once per term).
+        kinds = [_KERNEL_ORDER.index(name) for name, _, _ in parts]
+        self.arrays = tuple(np.array(v, dtype=np.int64) for v in (
+            kinds, [a for _, a, _ in parts], [b for _, _, b in parts], offsets, offsets))
 
     def shifted(self, by: int) -> "Plan":
         return Plan(tuple((k, a + by, b + by) for k, a, b in self.parts),
                     tuple(o + by for o in self.offsets))
 
-    def calls(self, kernels: dict) -> tuple:
-        """(kernel, start, stop, add, last) per part: the first writes f, later
-        ones add to it, and the last also turns it into residuals."""
-        if self._calls is None or self._calls[0] is not kernels:
-            last = len(self.parts) - 1
-            self._calls = (kernels, tuple((kernels[name], start, stop, k > 0, k == last)
-                                          for k, (name, start, stop) in enumerate(self.parts)))
-        return self._calls[1]
+
+#: the kernels in the order ``_lineshape_kernels.evaluate_plan`` numbers them
+#: (that module's KERNELS; a test checks the two agree)
+_KERNEL_ORDER = ("line", "polynomial", "exp_decay", "exp_growth", "double_exp_decay",
+                 "power_law", "logarithmic", "gaussian", "lorentzian", "pseudo_voigt",
+                 "logistic4", "hill", "michaelis_menten", "sine", "damped_sine")
+assert set(_KERNEL_ORDER) == KERNEL_NAMES
 
 
-def evaluator(plan: Plan, kernels: dict, x: np.ndarray, y: np.ndarray, w: np.ndarray | None):
-    """``evaluate(p) -> (f, r, Jr, r @ r)`` for the full parameter array p.
+def evaluator(plan: Plan, kernels: dict, fixed: tuple):
+    """``evaluate(p) -> (f, r, Jr, r @ r)`` for the full parameter array p,
+    with ``fixed`` = :func:`inputs` for the fit's data.
 
     r = (y - f) * w and Jr = dr/dp (points x parameters), the transpose of
     the kernels' C-order rows: MINPACK's column-major layout as it is.
     """
-    calls = plan.calls(kernels)
-    offsets, ones, n_params = plan.offsets, plan.ones, plan.n_params
-    residualize = kernels["residualize"]
+    evaluate_plan = kernels["evaluate_plan"]
+    (kinds, starts, stops, offsets, ones), x, y, weights = fixed
+    n_params = plan.n_params
     n = y.size
-    weights = _NO_WEIGHTS if w is None else w
-    x = np.ascontiguousarray(x, dtype=float)
 
     def evaluate(p):
-        c = (p[offsets[0]] if len(offsets) == 1 else sum(p[o] for o in offsets)) if offsets else 0.0
-        jac = np.empty((n_params, n))
-        r = np.empty(n)
-        if not calls:   # offsets only
-            f = np.full(n, c)
-            return f, r, jac.T, residualize(y, weights, f, jac, ones, r)
         f = np.empty(n)
-        for kernel, start, stop, add, last in calls:
-            value = kernel(x, p, start, stop, f, jac, c, add, last, y, weights, ones, r)
+        r = np.empty(n)
+        jac = np.empty((n_params, n))
+        value = evaluate_plan(kinds, starts, stops, offsets, ones, x, p, f, jac, y, weights, r)
         return f, r, jac.T, value
 
     return evaluate
 
 
-#: the empty weights that tell residualize "unweighted" (shared; never written)
+def inputs(plan: Plan, x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple:
+    """``evaluate_plan``'s fixed arguments: (plan arrays, x, y, weights), the
+    weights empty when unweighted."""
+    return (plan.arrays, np.ascontiguousarray(x, dtype=float), y,
+            _NO_WEIGHTS if w is None else w)
+
+
+#: the empty weights that tell the kernels "unweighted" (shared; never written)
 _NO_WEIGHTS = np.empty(0)

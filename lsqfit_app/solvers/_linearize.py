@@ -71,7 +71,14 @@ def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
     r, Jr = evaluation.r, evaluation.Jr
     m, p = Jr.shape
     R = qtr = None
-    if m >= p:
+    compiled = obj.compiled_inputs() is not None
+    if m >= p and compiled:
+        # the fit evaluates through compiled kernels: factorise in compiled code too
+        from lsqfit_app.solvers._compiled import factor
+        R, qtr = factor(np.ascontiguousarray(Jr.T), r)
+        if not R.size:
+            R = qtr = None
+    elif m >= p:
         A = np.empty((m, p + 1), order="F")
         A[:, :p] = Jr
         A[:, p] = r

@@ -79,13 +79,19 @@ def lmder(fun, jac_rows, theta0: np.ndarray, ftol: float, xtol: float, gtol: flo
 
 def run_lm(obj: Objective, options) -> Outcome:
     theta0 = obj.theta0
-    obj.report(theta0, obj.fused_evaluation(theta0).objective)
-    fun, jac_rows = obj.minpack_callbacks()
-
+    start = obj.fused_evaluation(theta0)
+    obj.report(theta0, start.objective)
     n = max(obj.n_free, 1)
     maxfev = options.max_evaluations or 200 * (n + 1) * 10
-    theta, info = lmder(fun, jac_rows, theta0, options.ftol, options.xtol, options.gtol, maxfev,
-                        lambda: obj.nfev)
+    compiled = obj.compiled_inputs()
+    if compiled is not None and 0 < obj.n_free <= obj.y.size:
+        # the fit evaluates through compiled kernels: so does lmder, in one loop
+        from lsqfit_app.solvers import _compiled
+        theta, info = _compiled.run_lm(obj, options, start, compiled, maxfev)
+    else:
+        fun, jac_rows = obj.minpack_callbacks()
+        theta, info = lmder(fun, jac_rows, theta0, options.ftol, options.xtol, options.gtol,
+                            maxfev, lambda: obj.nfev)
     status = _INFO.get(info, "not_converged")
     # 6/7/8: the tolerance is below machine precision; MINPACK stopped because
     # no further improvement is possible - at these tolerances that is convergence.

@@ -99,6 +99,8 @@ class Objective:
         self.reported_key: bytes | None = None
         #: the compiled evaluation (see _compiled), False until first asked
         self._kernel_core = False
+        #: what the compiled LM needs to evaluate in its loop (see compiled_inputs)
+        self._kernel_inputs = None
 
     # -- parameters ---------------------------------------------------
     @property
@@ -229,10 +231,16 @@ class Objective:
             if plan is not None and tuple(self.x) == ("x",):
                 loaded = kernels.note_fit()
                 if loaded is not None:
-                    self._kernel_core = kernels.evaluator(
-                        plan, loaded, self.x["x"], self.y,
-                        self.inv_sigma if self.weighted else None)
+                    self._kernel_inputs = kernels.inputs(
+                        plan, self.x["x"], self.y, self.inv_sigma if self.weighted else None)
+                    self._kernel_core = kernels.evaluator(plan, loaded, self._kernel_inputs)
         return self._kernel_core
+
+    def compiled_inputs(self):
+        """(plan arrays, x, y, weights) for compiled code that evaluates the
+        model itself (``_lm_compiled``), or None when this fit uses numpy."""
+        self._compiled()
+        return self._kernel_inputs
 
     def minpack_callbacks(self):
         """(residuals, jacobian_rows) for MINPACK's lmder.
@@ -343,6 +351,15 @@ class Objective:
                 hit = self._last
             objective = hit.objective
         self._record(theta, theta.tobytes(), objective)
+
+    def record_iterations(self, objectives: list[float]) -> None:
+        """Iterations a compiled solver ran unwatched: no callback, cancel or
+        limit to serve, so only the history (as :meth:`_record` keeps it)."""
+        for objective in objectives:
+            if self.history:
+                self.iterations += 1
+            self.history.append(objective if math.isfinite(objective) else math.inf)
+        self.reported_key = None
 
     def _record(self, theta: np.ndarray, key: bytes, objective: float) -> None:
         """An iteration at theta (key: its bytes): history, callback, iteration limit."""

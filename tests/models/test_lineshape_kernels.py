@@ -62,7 +62,8 @@ def test_kernel_matches_numpy_lineshape(compiled, model, weighted):
     x, y, p = _data(model)
     w = 1.0 / np.linspace(0.5, 2.0, x.size) if weighted else None
     with np.errstate(all="ignore"):
-        f, r, jac, sse = kernels.evaluator(model.kernel_plan(), compiled, x, y, w)(p)
+        plan = model.kernel_plan()
+        f, r, jac, sse = kernels.evaluator(plan, compiled, kernels.inputs(plan, x, y, w))(p)
         f0, r0, jac0 = _numpy_reference(model, p, x, y, w)
     np.testing.assert_allclose(f, f0, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(r, r0, rtol=1e-12, atol=1e-14 * np.abs(y).max())
@@ -78,7 +79,7 @@ def test_sums_match_numpy(compiled, name):
     p = np.linspace(0.6, 1.6, len(model.param_names))
     plan = model.kernel_plan()
     assert plan is not None
-    f, r, jac, sse = kernels.evaluator(plan, compiled, x, y, None)(p)
+    f, r, jac, sse = kernels.evaluator(plan, compiled, kernels.inputs(plan, x, y, None))(p)
     f0, r0, jac0 = _numpy_reference(model, p, x, y, None)
     np.testing.assert_allclose(f, f0, rtol=1e-13)
     np.testing.assert_allclose(jac, jac0, rtol=1e-13, atol=1e-300)
@@ -95,7 +96,8 @@ def test_zero_width_gives_inf_or_nan_like_numpy(compiled):
     model = make_model("gaussian+poly0")
     x = np.linspace(-1, 1, 11)
     p = np.array([1.0, 0.0, 0.0, 0.5])
-    f, r, jac, sse = kernels.evaluator(model.kernel_plan(), compiled, x, np.zeros(11), None)(p)
+    f, r, jac, sse = kernels.evaluator(model.kernel_plan(), compiled,
+                                        kernels.inputs(model.kernel_plan(), x, np.zeros(11), None))(p)
     with np.errstate(all="ignore"):
         f0, J0 = model.eval_and_jacobian(p, {"x": x})
     np.testing.assert_array_equal(np.isnan(f), np.isnan(f0))
@@ -188,3 +190,8 @@ def test_off_mode_never_loads(monkeypatch):
 def test_mode_names_are_checked():
     with pytest.raises(ValueError, match="auto, on, off"):
         kernels.set_mode("fast")
+
+
+def test_plan_numbers_kernels_as_evaluate_plan_does():
+    from lsqfit_app.models._lineshape_kernels import KERNELS
+    assert kernels._KERNEL_ORDER == tuple(KERNELS)

@@ -1,0 +1,170 @@
+"""The compiled LM and factorisation (solvers/_compiled.py) against their
+references: scipy's MINPACK lmder driven through the same compiled model
+evaluations, and LAPACK's dgeqrf."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.linalg import lapack
+
+from lsqfit_app.core.parameters import Parameter
+from lsqfit_app.core.problem import FitProblem
+from lsqfit_app.core.progress import CancelToken
+from lsqfit_app.core.result import FitStatus
+from lsqfit_app.models import kernels, make_model
+from lsqfit_app.solvers import SolverOptions, fit
+from lsqfit_app.solvers._lm import run_lm
+from lsqfit_app.solvers._objective import Objective
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def compiled():
+    """Kernels loaded and on for one test (the suite runs with them off)."""
+    kernels.set_mode("on")
+    assert kernels._load() is not None
+    yield
+    kernels.set_mode("off")
+
+
+def _problem(name, start, *, seed=0, sigma=False, fixed=None, n=80, scale=1.15):
+    """Data from the model at ``start`` times ``scale`` plus noise, fitted from ``start``."""
+    model = make_model(name)
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0.1, 6.0, n)
+    truth = np.array(start) * scale
+    with np.errstate(all="ignore"):
+        y = model.eval(truth, {"x": x}) + rng.normal(0, 0.05, n)
+    params = dict(zip(model.param_names, start))
+    if fixed:
+        params[fixed] = Parameter(fixed, params[fixed] * 1.15, fixed=True)
+    return FitProblem.create(model, x, y, params,
+                             sigma=np.linspace(0.03, 0.08, n) if sigma else None)
+
+
+CASES = [
+    ("gaussian+poly0", (4.0, 3.0, 1.0, 0.2), {}),
+    ("gaussian+poly0", (4.0, 3.0, 1.0, 0.2), {"sigma": True}),
+    ("gaussian+poly0", (4.0, 3.0, 1.0, 0.2), {"fixed": "poly0_c0"}),
+    ("lorentzian+line", (3.0, 2.5, 0.7, 0.1, 0.5), {}),
+    ("exp_decay", (5.0, 1.5, 0.3), {}),
+    ("double_exp_decay", (3.0, 0.5, 2.0, 3.0, 0.1), {"seed": 4}),
+    ("damped_sine", (2.0, 0.8, 0.3, 0.2, 0.1), {}),
+    ("logistic4", (0.2, 4.0, 3.0, 2.0), {}),
+    ("poly0", (1.0,), {}),
+    # far starts: rejected steps, step-bound cuts, the LM parameter at work
+    ("gaussian+poly0", (2.0, 1.5, 2.5, 0.0), {"scale": 1.8}),
+    ("exp_decay+poly0", (1.0, 0.3, 0.5, 0.0), {"scale": 3.0}),
+]
+
+
+def _run(problem, monkeypatch, compiled_lm, options=None, **objective_kw):
+    """run_lm through the compiled lmder, or through scipy's lmder with the
+    same compiled evaluations (``compiled_inputs`` hidden from run_lm)."""
+    obj = Objective(problem, np.array([p.value for p in problem.params]), solver="lm",
+                    **objective_kw)
+    with monkeypatch.context() as patch:
+        if not compiled_lm:
+            patch.setattr(Objective, "compiled_inputs", lambda self: None)
+        with np.errstate(all="ignore"):
+            outcome = run_lm(obj, options or SolverOptions())
+    return outcome, obj
+
+
+@pytest.mark.parametrize("name,start,kw", CASES, ids=lambda c: str(c))
+def test_compiled_lmder_takes_the_steps_minpack_takes(compiled, monkeypatch, name, start, kw):
+    problem = _problem(name, start, **kw)
+    ours, obj = _run(problem, monkeypatch, True)
+    ref, ref_obj = _run(problem, monkeypatch, False)
+    assert obj._kernel_inputs is not None    # the compiled path ran
+    assert ours.status == ref.status
+    assert ours.extra["minpack_info"] == ref.extra["minpack_info"]
+    # the same operations in the same order: the same iterates to rounding
+    np.testing.assert_allclose(ours.theta, ref.theta, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(obj.history, ref_obj.history, rtol=1e-12)
+    assert (obj.nfev, obj.njev, obj.iterations) == (ref_obj.nfev, ref_obj.njev, ref_obj.iterations)
+    np.testing.assert_allclose(obj.best_theta, ref_obj.best_theta, rtol=1e-13, atol=1e-15)
+    # the final point's evaluation is cached for linearize, as MINPACK's path leaves it
+    hit = obj.cached(ours.theta)
+    assert hit is not None and hit.Jr is not None
+    np.testing.assert_allclose(hit.Jr, ref_obj.fused_evaluation(ref.theta).Jr, rtol=1e-12)
+
+
+def test_compiled_lmder_reports_each_iteration_to_a_watcher(compiled, monkeypatch):
+    problem = _problem(*CASES[0][:2])
+    seen = {True: [], False: []}
+    for compiled_lm in (True, False):
+        _run(problem, monkeypatch, compiled_lm,
+             on_iteration=lambda state, key=compiled_lm: seen[key].append(
+                 (state.iteration, state.objective, state.values)))
+    assert len(seen[True]) == len(seen[False]) > 3
+    for (i, f, v), (i0, f0, v0) in zip(seen[True], seen[False]):
+        assert i == i0
+        assert f == pytest.approx(f0, rel=1e-12)
+        np.testing.assert_allclose(v, v0, rtol=1e-12)
+
+
+def test_cancel_stops_the_compiled_lmder_within_an_iteration(compiled):
+    problem = _problem(*CASES[0][:2])
+    token = CancelToken()
+    states = []
+
+    def on_iteration(state):
+        states.append(state)
+        if state.iteration == 2:
+            token.cancel()
+
+    result = fit(problem, on_iteration=on_iteration, cancel=token)
+    assert result.status is FitStatus.CANCELLED
+    assert len(states) == 3          # the start, iterations 1 and 2
+    assert result.statistics.sse <= states[-1].objective * (1 + 1e-12)
+
+
+def test_iteration_limit_and_evaluation_limit_in_the_compiled_lmder(compiled, monkeypatch):
+    problem = _problem(*CASES[0][:2])
+    limited = fit(problem, options=SolverOptions(max_iterations=2))
+    assert limited.status is FitStatus.MAX_ITERATIONS and limited.iterations == 2
+    few = SolverOptions(max_evaluations=4)
+    ours, obj = _run(problem, monkeypatch, True, options=few)
+    ref, ref_obj = _run(problem, monkeypatch, False, options=few)
+    assert ours.status == ref.status == "max_evaluations"
+    np.testing.assert_allclose(ours.theta, ref.theta, rtol=1e-13)
+
+
+def test_fits_with_the_compiled_lmder_match_numpy_fits(compiled):
+    problem = _problem(*CASES[1][:2], sigma=True)
+    with_kernels = fit(problem)
+    kernels.set_mode("off")
+    with_numpy = fit(problem)
+    assert with_kernels.solver == with_numpy.solver == "lm"
+    np.testing.assert_allclose(with_kernels.values, with_numpy.values, rtol=1e-10)
+    np.testing.assert_allclose(with_kernels.stderrs, with_numpy.stderrs, rtol=1e-8)
+    np.testing.assert_allclose(with_kernels.covariance, with_numpy.covariance, rtol=1e-8)
+    np.testing.assert_allclose(with_kernels.standardized_residuals,
+                               with_numpy.standardized_residuals, rtol=1e-8)
+
+
+@pytest.mark.parametrize("m,p", [(100, 4), (10, 3), (50, 7), (6, 5), (5, 5)])
+def test_factor_matches_lapack_up_to_row_signs(compiled, m, p):
+    from lsqfit_app.solvers._compiled import factor
+    rng = np.random.default_rng(m * p)
+    for _ in range(20):
+        J = rng.normal(size=(m, p)) * 10.0 ** rng.uniform(-3, 3, p)
+        r = rng.normal(size=m)
+        R, qtr = factor(np.ascontiguousarray(J.T), r)
+        qr = lapack.dgeqrf(np.asfortranarray(np.column_stack([J, r])))[0]
+        R0, qtr0 = np.triu(qr[:p, :p]), qr[:p, p]
+        # rows may differ in sign (LAPACK leaves a 1-row last reflection out)
+        signs = np.sign(np.diag(R)) * np.sign(np.diag(R0))
+        np.testing.assert_allclose(R, signs[:, None] * R0, rtol=0, atol=1e-13 * np.abs(R0).max())
+        np.testing.assert_allclose(qtr, signs * qtr0, rtol=0, atol=1e-13 * np.abs(qtr0).max())
+        assert np.all(np.tril(R, -1) == 0)
+
+
+def test_factor_says_when_its_input_is_not_finite(compiled):
+    from lsqfit_app.solvers._compiled import factor
+    J = np.ones((3, 10))
+    J[1, 4] = np.nan
+    assert factor(J, np.ones(10))[0].size == 0
+    assert factor(np.ones((3, 10)), np.full(10, np.inf))[0].size == 0
