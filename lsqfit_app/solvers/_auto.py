@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import lapack
 
 from lsqfit_app.solvers._linearize import Linearization, linearize
 from lsqfit_app.solvers._lm import run_lm
@@ -31,18 +32,38 @@ _EPS = float(np.finfo(float).eps)
 POLISH_RTOL = 1e-10
 
 
+#: a fit is rank deficient when its smallest singular value (columns scaled by
+#: |theta|) is at most this fraction of the largest
+RANK_RTOL = 1e-10
+
+
 def _rank_deficient(lin: Linearization) -> bool:
     """Is the fit insensitive to some parameter at the linearised point?
 
     Columns are scaled by |theta_j| (sensitivity to a relative change), not by
     their own norms, so that a parameter whose column vanishes (a saturated
     exponential) shows up as a zero singular value.
+
+    The question is whether cond_2(A) >= 1 / RANK_RTOL for the scaled R = A
+    (p x p, triangular).  Most fits are far from the edge either way, and
+    k = |A|_F |A^-1|_F, from one triangular inverse, settles them: cond_2(A)
+    <= k <= p cond_2(A).  Only within a factor 2p of the edge (with a
+    factor 2 for the rounding of the inverse) does the SVD decide.
     """
     if not lin.finite:
         return True
     # Python floats for the few weights: cheaper than numpy's abs and masked store
-    s = lin.singular_values(np.array([abs(t) or 1.0 for t in lin.theta.tolist()]))
-    return bool(s.size == 0 or s[0] == 0 or s[-1] <= 1e-10 * s[0])
+    weights = np.array([abs(t) or 1.0 for t in lin.theta.tolist()])
+    A = lin.R * weights
+    inverse, info = lapack.dtrtri(A)
+    if info == 0:
+        k = math.sqrt(float(np.vdot(A, A)) * float(np.vdot(inverse, inverse)))
+        if k < 0.5 / RANK_RTOL:
+            return False
+        if 2.0 * A.shape[0] / RANK_RTOL < k < math.inf:
+            return True
+    s = lin.singular_values(weights)
+    return bool(s.size == 0 or s[0] == 0 or s[-1] <= RANK_RTOL * s[0])
 
 
 def polish(obj: Objective, lin: Linearization) -> Linearization:

@@ -209,3 +209,27 @@ def test_a_fit_leaves_no_reference_cycles():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_rank_check_decides_as_the_svd_does():
+    """The triangular-inverse shortcut of _auto._rank_deficient gives the SVD's
+    answer on either side of the edge, and defers to it near the edge."""
+    from lsqfit_app.solvers._auto import RANK_RTOL, _rank_deficient
+    from lsqfit_app.solvers._linearize import Linearization
+    rng = np.random.default_rng(11)
+    decided = {True: 0, False: 0}
+    for trial in range(400):
+        p = int(rng.integers(1, 7))
+        Q, _ = np.linalg.qr(rng.normal(size=(p, p)))
+        # singular values from 1 down to 10**-(0..14): both sides of 1e-10
+        s = np.logspace(0, -rng.uniform(0, 14), p)
+        R = np.linalg.qr((Q * s) @ np.linalg.qr(rng.normal(size=(p, p)))[0], mode="r")
+        theta = rng.choice([-2.0, 0.5, 1.0, 3.0], size=p)
+        lin = Linearization(theta, None, None, None, R, np.zeros(p), 1.0)
+        sv = np.linalg.svd(R * np.abs(theta), compute_uv=False)
+        expected = bool(sv[-1] <= RANK_RTOL * sv[0])
+        assert _rank_deficient(lin) == expected, (trial, sv[-1] / sv[0])
+        decided[expected] += 1
+    assert min(decided.values()) > 50      # both answers were exercised
+    zero = Linearization(np.ones(3), None, None, None, np.zeros((3, 3)), np.zeros(3), 1.0)
+    assert _rank_deficient(zero)
