@@ -159,8 +159,8 @@ def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = 
     return cov, notes
 
 
-def curvature_from_r(J: np.ndarray, R: np.ndarray,
-                     names: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
+                     well_conditioned=None) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(J^T J)^-1, notes and leverages from an R factor with R^T R = J^T J.
 
     ``R`` is unscaled (p x p, upper triangular).  A well-conditioned R
@@ -175,28 +175,43 @@ def curvature_from_r(J: np.ndarray, R: np.ndarray,
     below the function's tolerance its SVD test would pass too; otherwise
     that function and :func:`leverage` take over, with their SVD and their
     notes on which parameters are undetermined.
+
+    ``well_conditioned(J, R)`` computes the first case, (covariance,
+    leverages) or None when R is singular or the bound fails:
+    :func:`well_conditioned_curvature` unless compiled code does it.
     """
     m, p = J.shape
     if p and m >= p:
-        r_inv, info = lapack.dtrtri(R, lower=0)
-        if info == 0:
-            # ndarray.dot makes the same BLAS call as @ on these contiguous
-            # operands (r_inv is LAPACK's fresh output), without the matmul
-            # ufunc's dispatch, which costs about as much as a 4 x 4 product
-            cov = r_inv.dot(r_inv.T)
-            # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2,
-            # and |row i of R^-1|^2 is the covariance's diagonal: one sum
-            # over R_ij^2 cov_jj (a threshold test, not a result)
-            bound = 4.0 * p * float(_einsum("ij,ij,j->", R, R, cov.diagonal()))
-            if bound * (max(m, p) * _EPS) ** 2 < 1.0:
-                # a non-contiguous J keeps @: .dot would copy it for BLAS where
-                # @ may take its own loop, a different sum
-                L = J.dot(r_inv) if J.flags.f_contiguous or J.flags.c_contiguous else J @ r_inv
-                return cov, [""] * p, _einsum("ij,ij->i", L, L)
+        found = (well_conditioned or well_conditioned_curvature)(J, R)
+        if found is not None:
+            return found[0], [""] * p, found[1]
     scale = column_scale(R)   # R's column norms are J's
     R_s = R / scale
     cov, notes = covariance_unscaled(J, names, R=R_s, scale=scale)
     return cov, notes, leverage(J, R_s, scale)
+
+
+def well_conditioned_curvature(J: np.ndarray, R: np.ndarray):
+    """(R^-1 R^-T, leverages |J_i R^-1|^2) when R is comfortably invertible
+    (the bound of :func:`curvature_from_r`), else None."""
+    m, p = J.shape
+    r_inv, info = lapack.dtrtri(R, lower=0)
+    if info != 0:
+        return None
+    # ndarray.dot makes the same BLAS call as @ on these contiguous
+    # operands (r_inv is LAPACK's fresh output), without the matmul
+    # ufunc's dispatch, which costs about as much as a 4 x 4 product
+    cov = r_inv.dot(r_inv.T)
+    # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2,
+    # and |row i of R^-1|^2 is the covariance's diagonal: one sum
+    # over R_ij^2 cov_jj (a threshold test, not a result)
+    bound = 4.0 * p * float(_einsum("ij,ij,j->", R, R, cov.diagonal()))
+    if not bound * (max(m, p) * _EPS) ** 2 < 1.0:
+        return None
+    # a non-contiguous J keeps @: .dot would copy it for BLAS where
+    # @ may take its own loop, a different sum
+    L = J.dot(r_inv) if J.flags.f_contiguous or J.flags.c_contiguous else J @ r_inv
+    return cov, _einsum("ij,ij->i", L, L)
 
 
 @functools.lru_cache(maxsize=256)

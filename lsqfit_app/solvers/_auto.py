@@ -85,6 +85,10 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     # known to about 2 * sum |r| * eps * |y|
     abs_y = np.abs(obj.y) * obj.inv_sigma if obj.weighted else np.abs(obj.y)
     noise = 16 * _EPS * float(np.abs(lin.r) @ abs_y) + 64 * _EPS * f_best
+    if obj.compiled_inputs() is not None and lin.finite:
+        # the fit evaluates through compiled kernels: the same loop, compiled
+        from lsqfit_app.solvers import _compiled
+        return _compiled.polish(obj, lin, noise, POLISH_RTOL, POLISH_STEPS)
     last_step = math.inf
     for _ in range(POLISH_STEPS):
         # a QR solve is enough: the step is small, and its relative accuracy

@@ -274,39 +274,164 @@ def _lmpar(r, ipvt, diag, qtb, delta, par, x, sdiag, wa1, wa2):
 
 
 @jit
-def factor(jac_rows, r):
-    """R and Q^T r (first p entries) of the QR of [Jr | r], from the rows of
-    Jr^T (p x m) and r, or empty arrays when they are not all finite.
+def _factor_into(jac, rows, r, R, qtr):
+    """R and Q^T r (first p entries) of the QR of [Jr | r] into ``R`` and
+    ``qtr``, Jr^T being rows ``rows`` of ``jac``; False (and nothing
+    written) when they are not all finite.
 
     What ``_linearize`` computes with LAPACK's dgeqrf, here by the same
     Householder reflections (_qrfac without pivoting; R's diagonal has
-    LAPACK's signs), in one compiled call instead of several numpy calls.
+    LAPACK's signs), in compiled code instead of several numpy calls.
     """
-    p, m = jac_rows.shape
+    p, m = rows.size, r.size
     a = np.empty((p + 1, m))
     for j in range(p):
+        row = jac[rows[j]]
         for i in range(m):
-            value = jac_rows[j, i]
+            value = row[i]
             if not math.isfinite(value):
-                return np.empty((0, 0)), np.empty(0)
+                return False
             a[j, i] = value
     for i in range(m):
         if not math.isfinite(r[i]):
-            return np.empty((0, 0)), np.empty(0)
+            return False
         a[p, i] = r[i]
     rdiag = np.empty(p + 1)
     acnorm = np.empty(p + 1)
     wa = np.empty(p + 1)
     ipvt = np.empty(p + 1, dtype=np.int64)
     _qrfac(a, False, p, ipvt, rdiag, acnorm, wa)
-    R = np.zeros((p, p))
-    qtr = np.empty(p)
     for j in range(p):
+        for k in range(j):
+            R[j, k] = 0.0
         R[j, j] = rdiag[j]
         for k in range(j + 1, p):
             R[j, k] = a[k, j]
         qtr[j] = a[p, j]
-    return R, qtr
+    return True
+
+
+@jit
+def factor(jac_rows, r):
+    """(R, Q^T r) of [Jr | r] from the rows of Jr^T (p x m), or empty arrays
+    when they are not all finite (``_factor_into``)."""
+    p = jac_rows.shape[0]
+    R = np.empty((p, p))
+    qtr = np.empty(p)
+    if _factor_into(jac_rows, np.arange(p), r, R, qtr):
+        return R, qtr
+    return np.empty((0, 0)), np.empty(0)
+
+
+@jit
+def _gauss_newton_step(R, qtr, step):
+    """step = -R^-1 Q^T r, by columns as LAPACK's dtrtrs; False when R has a zero diagonal."""
+    n = qtr.size
+    for j in range(n):
+        if R[j, j] == 0.0:
+            return False
+        step[j] = qtr[j]
+    for j in range(n - 1, -1, -1):
+        if step[j] != 0.0:
+            step[j] /= R[j, j]
+            temp = step[j]
+            for i in range(j):
+                step[i] -= temp * R[i, j]
+    for j in range(n):
+        step[j] = -step[j]
+    return True
+
+
+@jit
+def polish_loop(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, Rs, qtrs, objectives,
+                factored, best, state, noise, rtol, max_steps):
+    """``_auto.polish`` in compiled code, from the linearisation in slot 0
+    (theta, R, Q^T r, objective); trial points go to the other slot, which
+    becomes the current one when accepted.  The same rules: a Gauss-Newton
+    step, stop when it is not contracting or below ``rtol`` relative, accept
+    while the objective stays within ``noise`` of the best.  ``state``:
+    [best objective seen, evaluations, accepted steps]; returns the slot of
+    the result.
+    """
+    cur = 0
+    f_best = objectives[0]
+    last_step = np.inf
+    n = thetas.shape[1]
+    step = np.empty(n)
+    for _ in range(max_steps):
+        if not factored[cur] or not _gauss_newton_step(Rs[cur], qtrs[cur], step):
+            break
+        theta = thetas[cur]
+        size = 0.0
+        for j in range(n):
+            if not math.isfinite(step[j]):
+                size = np.inf
+                break
+            size = max(size, abs(step[j]) / max(abs(theta[j]), 1e-300))
+        if not size < last_step or size <= rtol:
+            break
+        trial = 1 - cur
+        for j in range(n):
+            thetas[trial, j] = theta[j] + step[j]
+        value = _evaluate(plan, x, y, w, p, free_idx, thetas[trial], fs[trial], rs[trial],
+                          jacs[trial])
+        state[1] += 1
+        if value < state[0]:
+            state[0] = value
+            best[:] = thetas[trial]
+        objectives[trial] = value
+        factored[trial] = _factor_into(jacs[trial], free_idx, rs[trial], Rs[trial], qtrs[trial])
+        if not value <= f_best + noise:   # also False for NaN
+            break
+        cur, f_best, last_step = trial, min(value, f_best), size
+        state[2] += 1
+    return cur
+
+
+@jit
+def _curvature(jac_rows, R):
+    """(R^-1 R^-T, leverages |J_i R^-1|^2), J^T = ``jac_rows``, or empty
+    arrays when R has a zero diagonal or fails the conditioning bound of
+    ``core.statistics.curvature_from_r`` (whose numpy version this is)."""
+    p, m = jac_rows.shape
+    r_inv = np.zeros((p, p))
+    for j in range(p):
+        if R[j, j] == 0.0:
+            return np.empty((0, 0)), np.empty(0)
+        r_inv[j, j] = 1.0 / R[j, j]
+        for i in range(j - 1, -1, -1):
+            s = 0.0
+            for k in range(i + 1, j + 1):
+                s += R[i, k] * r_inv[k, j]
+            r_inv[i, j] = -s / R[i, i]
+    cov = np.empty((p, p))
+    for i in range(p):
+        for k in range(p):
+            s = 0.0
+            for j in range(max(i, k), p):
+                s += r_inv[i, j] * r_inv[k, j]
+            cov[i, k] = s
+    bound = 0.0
+    for i in range(p):
+        for j in range(p):
+            bound += R[i, j] * R[i, j] * cov[j, j]
+    bound *= 4.0 * p
+    if not bound * (max(m, p) * _EPSMCH) ** 2 < 1.0:
+        return np.empty((0, 0)), np.empty(0)
+    lev = np.zeros(m)
+    for j in range(p):
+        for i in range(m):
+            s = 0.0
+            for k in range(j + 1):
+                s += jac_rows[k, i] * r_inv[k, j]
+            lev[i] += s * s
+    return cov, lev
+
+
+def well_conditioned_curvature(J, R):
+    """``core.statistics.well_conditioned_curvature`` in compiled code."""
+    cov, lev = _curvature(np.ascontiguousarray(J.T), R)
+    return (cov, lev) if lev.size else None
 
 
 @jit
@@ -554,3 +679,45 @@ def run_lm(obj, options, start, inputs, maxfev: int):
     obj._last = obj._kept = Evaluation(theta.tobytes(), rs[cur], Jr, float(fstate[OBJECTIVE]),
                                        fs[cur])
     return theta, int(istate[INFO])
+
+
+def polish(obj, lin, noise: float, rtol: float, max_steps: int):
+    """``_auto.polish`` for a fit through the kernels: the same loop in
+    compiled code (``polish_loop``); returns the final Linearization."""
+    from lsqfit_app.solvers._linearize import Linearization
+
+    obj.check_cancel()
+    plan, x, y, w = obj.compiled_inputs()
+    n, m = lin.theta.size, y.size
+    free_idx = obj.free_idx
+    p = obj.full.copy()
+    thetas = np.empty((2, n))
+    thetas[0] = lin.theta
+    fs = np.empty((2, m))
+    rs = np.empty((2, m))
+    jacs = np.empty((2, p.size, m))
+    Rs = np.empty((2, n, n))
+    Rs[0] = lin.R
+    qtrs = np.empty((2, n))
+    qtrs[0] = lin.qtr
+    objectives = np.array([lin.objective, np.nan])
+    factored = np.array([True, False])
+    best = np.empty(n)
+    state = np.array([obj.best_objective, 0.0, 0.0])
+    cur = polish_loop(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, Rs, qtrs, objectives,
+                      factored, best, state, noise, rtol, max_steps)
+    evaluations = int(state[1])
+    obj.nfev += evaluations
+    obj.njev += evaluations
+    if state[0] < obj.best_objective:
+        obj.best_objective = float(state[0])
+        obj.best_theta = best
+    if not state[2]:   # no step accepted: the start as it was
+        return lin
+    theta = thetas[cur]
+    jac_rows = jacs[cur]
+    Jr = jac_rows.T if obj.all_free else jac_rows[free_idx].T
+    objective = float(objectives[cur])
+    obj._last = Evaluation(theta.tobytes(), rs[cur], Jr, objective, fs[cur])
+    R, qtr = (Rs[cur], qtrs[cur]) if factored[cur] else (None, None)
+    return Linearization(theta, fs[cur], rs[cur], Jr, R, qtr, objective, compiled=True)

@@ -239,7 +239,10 @@ def _curvature(problem: FitProblem, Jf: np.ndarray, r_w: np.ndarray,
         if lin.R is None:   # J not finite: covariance_unscaled says so
             cov, notes = covariance_unscaled(Ja, act_names)
             return cov, notes, leverage(Ja), centered
-        cov, notes, lev = curvature_from_r(Ja, lin.R, act_names)
+        well_conditioned = None
+        if lin.compiled:   # a fit through the compiled kernels: its statistics too
+            from lsqfit_app.solvers._compiled import well_conditioned_curvature as well_conditioned
+        cov, notes, lev = curvature_from_r(Ja, lin.R, act_names, well_conditioned)
         return cov, notes, lev, centered
     if problem.loss != "linear":
         _, drho = loss_terms(r_w, problem.loss, problem.f_scale)

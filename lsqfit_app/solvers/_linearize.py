@@ -38,6 +38,7 @@ class Linearization:
     R: np.ndarray | None   # R factor of Jr (p x p); None when not finite or too few rows
     qtr: np.ndarray | None  # Q^T r (first p entries)
     objective: float       # r @ r (NaN or inf when r is not finite)
+    compiled: bool = False  # factorised in compiled code (a fit through the kernels)
 
     @property
     def finite(self) -> bool:
@@ -88,7 +89,7 @@ def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
                 # np.triu, without its mask-building overhead: one product with a cached mask
                 R = qr[:p, :p] * _upper(p)
                 qtr = qr[:p, p]
-    return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective)
+    return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective, compiled)
 
 
 @functools.lru_cache(maxsize=64)

@@ -168,3 +168,56 @@ def test_factor_says_when_its_input_is_not_finite(compiled):
     J[1, 4] = np.nan
     assert factor(J, np.ones(10))[0].size == 0
     assert factor(np.ones((3, 10)), np.full(10, np.inf))[0].size == 0
+
+
+@pytest.mark.parametrize("name,start,kw", CASES[:8], ids=lambda c: str(c))
+@pytest.mark.parametrize("offset", [0.0, 1e-7, 1e-3])
+def test_compiled_polish_matches_the_python_polish(compiled, monkeypatch, name, start, kw,
+                                                    offset):
+    """From LM's end point (offset 0) and from points off it, so that the
+    polish takes several steps (or stops on a non-contracting one)."""
+    from lsqfit_app.solvers._auto import polish
+    from lsqfit_app.solvers._linearize import linearize
+    problem = _problem(name, start, **kw)
+    end = _run(problem, monkeypatch, True)[0].theta * (1 + offset)
+    results = []
+    for compiled_polish in (True, False):
+        obj = Objective(problem, np.array([p.value for p in problem.params]), solver="auto")
+        with monkeypatch.context() as patch:
+            if not compiled_polish:
+                patch.setattr(Objective, "compiled_inputs", lambda self: None)
+            with np.errstate(all="ignore"):
+                lin = polish(obj, linearize(obj, end))
+        results.append((lin, obj.nfev, obj.best_objective))
+    (ours, nfev, best), (ref, ref_nfev, ref_best) = results
+    assert nfev == ref_nfev
+    np.testing.assert_allclose(ours.theta, ref.theta, rtol=1e-12, atol=1e-15)
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-12)
+    assert best == pytest.approx(ref_best, rel=1e-12)
+    np.testing.assert_allclose(np.abs(ours.R), np.abs(ref.R), rtol=1e-10, atol=1e-13 * np.abs(ref.R).max())
+    np.testing.assert_allclose(ours.Jr, ref.Jr, rtol=1e-13)
+
+
+def test_compiled_curvature_matches_numpy(compiled):
+    from lsqfit_app.core.statistics import well_conditioned_curvature as numpy_version
+    from lsqfit_app.solvers._compiled import well_conditioned_curvature
+    rng = np.random.default_rng(7)
+    for m, p in [(100, 4), (12, 5), (3, 3), (40, 1)]:
+        J = np.asfortranarray(rng.normal(size=(m, p)) * 10.0 ** rng.uniform(-2, 2, p))
+        R = np.linalg.qr(J, mode="r")
+        cov, lev = well_conditioned_curvature(J, R)
+        cov0, lev0 = numpy_version(J, R)
+        np.testing.assert_allclose(cov, cov0, rtol=1e-11, atol=1e-14 * np.abs(cov0).max())
+        np.testing.assert_allclose(lev, lev0, rtol=1e-11, atol=1e-15)
+    # nearly dependent columns: both hand the same ones over to the SVD (None)
+    handed_over = 0
+    for closeness in (1e-4, 1e-8, 1e-12, 1e-14, 1e-16, 0.0):
+        J = rng.normal(size=(50, 3))
+        J[:, 2] = J[:, 0] + closeness * rng.normal(size=50)
+        R = np.linalg.qr(J, mode="r")
+        ours, reference = well_conditioned_curvature(J, R), numpy_version(J, R)
+        assert (ours is None) == (reference is None), closeness
+        handed_over += ours is None
+    assert handed_over >= 2
+    R[1, 1] = 0.0
+    assert well_conditioned_curvature(J, R) is None and numpy_version(J, R) is None
