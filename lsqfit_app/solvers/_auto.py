@@ -37,6 +37,12 @@ POLISH_RTOL = 1e-10
 RANK_RTOL = 1e-10
 
 
+def _rank_limits(p: int) -> tuple[float, float]:
+    """Condition bounds k of a p x p factor below which the fit has full rank,
+    and above which it is rank deficient (see :func:`_rank_deficient`)."""
+    return 0.5 / RANK_RTOL, 2.0 * p / RANK_RTOL
+
+
 def _rank_deficient(lin: Linearization) -> bool:
     """Is the fit insensitive to some parameter at the linearised point?
 
@@ -58,9 +64,10 @@ def _rank_deficient(lin: Linearization) -> bool:
     inverse, info = lapack.dtrtri(A)
     if info == 0:
         k = math.sqrt(float(np.vdot(A, A)) * float(np.vdot(inverse, inverse)))
-        if k < 0.5 / RANK_RTOL:
+        full_rank, deficient = _rank_limits(A.shape[0])
+        if k < full_rank:
             return False
-        if 2.0 * A.shape[0] / RANK_RTOL < k < math.inf:
+        if deficient < k < math.inf:
             return True
     s = lin.singular_values(weights)
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= RANK_RTOL * s[0])
@@ -73,9 +80,9 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     and each step changes the objective below its rounding level, so steps
     are accepted while the objective stays within rounding of the best and
     the steps keep contracting; it stops at a relative step of POLISH_RTOL.
-    Starts from, and returns, a linearisation (reused for the statistics);
-    call it where the rank check has passed.  Parameters are few, so the
-    step sizes are Python floats.
+    Steps stay strictly inside the bounds.  Starts from, and returns, a
+    linearisation (reused for the statistics); call it where the rank check
+    has passed.  Parameters are few, so the step sizes are Python floats.
     """
     f_best = lin.objective
     if not math.isfinite(f_best):
@@ -84,7 +91,7 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     # a few eps * |y| (cancellation when the fit is close), so sum r^2 is only
     # known to about 2 * sum |r| * eps * |y|
     abs_y = np.abs(obj.y) * obj.inv_sigma if obj.weighted else np.abs(obj.y)
-    noise = 16 * _EPS * float(np.abs(lin.r) @ abs_y) + 64 * _EPS * f_best
+    noise = _NOISE[0] * float(np.abs(lin.r) @ abs_y) + _NOISE[1] * f_best
     if obj.compiled_inputs() is not None and lin.finite:
         # the fit evaluates through compiled kernels: the same loop, compiled
         from lsqfit_app.solvers import _compiled
@@ -100,10 +107,29 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
         if not size < last_step or size <= POLISH_RTOL:
             break   # not contracting (or not finite), or already far beyond the digits anyone reads
         trial = linearize(obj, lin.theta + step)
-        if not trial.objective <= f_best + noise:   # also False for NaN
+        if not trial.objective <= f_best + noise or not obj.inside(trial.theta):   # NaN: False
             break
         lin, f_best, last_step = trial, min(trial.objective, f_best), size
     return lin
+
+
+#: the polish's rounding level of the objective: factors of sum |r| |y| and of r @ r
+_NOISE = (16 * _EPS, 64 * _EPS)
+
+
+def _settle(obj: Objective, theta: np.ndarray, options) -> tuple[Linearization, bool]:
+    """(the fit linearised at LM's end point theta, rank deficient there?),
+    polished (``options.polish``) when of full rank.  A fit through the
+    compiled kernels does all of it in compiled code (``_compiled.settle``)."""
+    if obj.compiled_inputs() is not None and 0 < obj.n_free <= obj.y.size:
+        from lsqfit_app.solvers import _compiled
+        return _compiled.settle(obj, theta, POLISH_STEPS if options.polish else 0, POLISH_RTOL,
+                                _rank_limits(obj.n_free), _NOISE, _rank_deficient, polish)
+    lin = linearize(obj, theta)
+    deficient = _rank_deficient(lin)
+    if options.polish and not deficient:
+        lin = polish(obj, lin)
+    return lin, deficient
 
 
 def _relative_size(step: list[float], theta: list[float]) -> float:
@@ -134,13 +160,9 @@ def run_auto(obj: Objective, options) -> Outcome:
             except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                 trial = None
             if trial is not None and trial.status == "converged" and obj.inside(trial.theta):
-                lin = linearize(obj, trial.theta)
-                if not _rank_deficient(lin):
+                lin, deficient = _settle(obj, trial.theta, options)
+                if not deficient:
                     trial.extra["solver"] = "lm"
-                    if options.polish:
-                        polished = polish(obj, lin)
-                        if obj.inside(polished.theta):
-                            lin = polished
                     trial.theta = lin.theta
                     trial.extra["linearization"] = lin
                     return trial
@@ -150,8 +172,9 @@ def run_auto(obj: Objective, options) -> Outcome:
         return out
     first = run_lm(obj, options)
     first.extra["solver"] = "lm"
-    lin = linearize(obj, first.theta) if first.status == "converged" else None
-    if lin is None or _rank_deficient(lin):
+    lin, deficient = (_settle(obj, first.theta, options) if first.status == "converged"
+                      else (None, True))
+    if deficient:
         lin = None
         f_first = obj.value(first.theta)
         # restart TRF from the original start; its own history continues the curve
@@ -165,11 +188,7 @@ def run_auto(obj: Objective, options) -> Outcome:
             first = second
     if first.status == "converged":
         if lin is None:
-            lin = linearize(obj, first.theta)
-            if options.polish and not _rank_deficient(lin):
-                lin = polish(obj, lin)
-        elif options.polish:
-            lin = polish(obj, lin)      # LM's point passed the rank check above
+            lin = _settle(obj, first.theta, options)[0]
         first.theta = lin.theta
         first.extra["linearization"] = lin
     return first

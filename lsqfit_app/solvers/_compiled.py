@@ -343,15 +343,15 @@ def _gauss_newton_step(R, qtr, step):
 
 
 @jit
-def polish_loop(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, Rs, qtrs, objectives,
-                factored, best, state, noise, rtol, max_steps):
+def _polish_slots(plan, x, y, w, p, free_idx, lower, upper, thetas, fs, rs, jacs, Rs, qtrs,
+                  objectives, factored, best, state, noise, rtol, max_steps):
     """``_auto.polish`` in compiled code, from the linearisation in slot 0
     (theta, R, Q^T r, objective); trial points go to the other slot, which
     becomes the current one when accepted.  The same rules: a Gauss-Newton
     step, stop when it is not contracting or below ``rtol`` relative, accept
-    while the objective stays within ``noise`` of the best.  ``state``:
-    [best objective seen, evaluations, accepted steps]; returns the slot of
-    the result.
+    while the objective stays within ``noise`` of the best and the point
+    strictly inside the bounds.  ``state``: [best objective seen,
+    evaluations, accepted steps, ...]; returns the slot of the result.
     """
     cur = 0
     f_best = objectives[0]
@@ -371,8 +371,10 @@ def polish_loop(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, Rs, qtrs, obje
         if not size < last_step or size <= rtol:
             break
         trial = 1 - cur
+        inside = True
         for j in range(n):
             thetas[trial, j] = theta[j] + step[j]
+            inside = inside and lower[j] < thetas[trial, j] < upper[j]
         value = _evaluate(plan, x, y, w, p, free_idx, thetas[trial], fs[trial], rs[trial],
                           jacs[trial])
         state[1] += 1
@@ -381,11 +383,90 @@ def polish_loop(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, Rs, qtrs, obje
             best[:] = thetas[trial]
         objectives[trial] = value
         factored[trial] = _factor_into(jacs[trial], free_idx, rs[trial], Rs[trial], qtrs[trial])
-        if not value <= f_best + noise:   # also False for NaN
+        if not value <= f_best + noise or not inside:   # also False for NaN
             break
         cur, f_best, last_step = trial, min(value, f_best), size
         state[2] += 1
     return cur
+
+
+@jit
+def polish_loop(plan, x, y, w, p, free_idx, lower, upper, thetas, fs, rs, jacs, Rs, qtrs,
+                objectives, factored, best, state, noise, rtol, max_steps):
+    """The polish from a linearisation already in slot 0 (``_polish_slots``)."""
+    return _polish_slots(plan, x, y, w, p, free_idx, lower, upper, thetas, fs, rs, jacs, Rs,
+                         qtrs, objectives, factored, best, state, noise, rtol, max_steps)
+
+
+@jit
+def _condition_bound(R, theta):
+    """|A|_F |A^-1|_F for A = R with columns scaled by |theta| (1 where theta
+    is 0): what ``_auto._rank_deficient`` bounds cond_2(A) with; inf when A
+    has a zero diagonal."""
+    n = theta.size
+    A = np.empty((n, n))
+    for j in range(n):
+        weight = abs(theta[j]) or 1.0
+        for i in range(n):
+            A[i, j] = R[i, j] * weight
+    inverse = np.zeros((n, n))
+    if not _upper_inverse(A, inverse):
+        return np.inf
+    a2 = 0.0
+    inv2 = 0.0
+    for j in range(n):
+        for i in range(j + 1):
+            a2 += A[i, j] * A[i, j]
+            inv2 += inverse[i, j] * inverse[i, j]
+    return math.sqrt(a2 * inv2)
+
+
+@jit
+def _upper_inverse(R, inverse):
+    """The inverse of upper triangular R into ``inverse`` (zero below the
+    diagonal on entry), column by column; False when R has a zero diagonal."""
+    n = R.shape[0]
+    for j in range(n):
+        if R[j, j] == 0.0:
+            return False
+        inverse[j, j] = 1.0 / R[j, j]
+        for i in range(j - 1, -1, -1):
+            s = 0.0
+            for k in range(i + 1, j + 1):
+                s += R[i, k] * inverse[k, j]
+            inverse[i, j] = -s / R[i, i]
+    return True
+
+
+@jit
+def settle_loop(plan, x, y, w, p, free_idx, lower, upper, thetas, fs, rs, jacs, Rs, qtrs,
+                objectives, factored, best, state, limits, noise_factors, rtol, max_steps):
+    """What ``_auto._settle`` does at LM's end point, in slot 0 (theta, f, r,
+    jac, objective): factorise, decide the rank from the condition bound
+    (``limits``: below the first, full rank; above the second, deficient;
+    between, ``state[3]`` = 2 and the caller asks the SVD), and when of full
+    rank polish (``max_steps`` > 0) with the noise level of ``_auto.polish``
+    (``noise_factors``: its two multipliers).  ``state[3]``: 0 full rank, 1
+    deficient, 2 undecided.  Returns the slot of the result."""
+    factored[0] = _factor_into(jacs[0], free_idx, rs[0], Rs[0], qtrs[0])
+    if not factored[0]:
+        state[3] = 1
+        return 0
+    k = _condition_bound(Rs[0], thetas[0])
+    if k < limits[0]:
+        state[3] = 0
+    else:
+        state[3] = 1 if limits[1] < k < np.inf else 2
+        return 0
+    if max_steps == 0 or not math.isfinite(objectives[0]):
+        return 0
+    r = rs[0]
+    s = 0.0
+    for i in range(r.size):
+        s += abs(r[i]) * (abs(y[i]) * w[i] if w.size else abs(y[i]))
+    noise = noise_factors[0] * s + noise_factors[1] * objectives[0]
+    return _polish_slots(plan, x, y, w, p, free_idx, lower, upper, thetas, fs, rs, jacs, Rs,
+                         qtrs, objectives, factored, best, state, noise, rtol, max_steps)
 
 
 @jit
@@ -395,15 +476,8 @@ def _curvature(jac_rows, R):
     ``core.statistics.curvature_from_r`` (whose numpy version this is)."""
     p, m = jac_rows.shape
     r_inv = np.zeros((p, p))
-    for j in range(p):
-        if R[j, j] == 0.0:
-            return np.empty((0, 0)), np.empty(0)
-        r_inv[j, j] = 1.0 / R[j, j]
-        for i in range(j - 1, -1, -1):
-            s = 0.0
-            for k in range(i + 1, j + 1):
-                s += R[i, k] * r_inv[k, j]
-            r_inv[i, j] = -s / R[i, i]
+    if not _upper_inverse(R, r_inv):
+        return np.empty((0, 0)), np.empty(0)
     cov = np.empty((p, p))
     for i in range(p):
         for k in range(p):
@@ -681,43 +755,97 @@ def run_lm(obj, options, start, inputs, maxfev: int):
     return theta, int(istate[INFO])
 
 
+class _Slots:
+    """The two points (current and trial) the compiled polish works on, each
+    with its evaluation and factorisation, for a fit with n free parameters."""
+
+    def __init__(self, obj, m: int):
+        n, size = obj.n_free, obj.full.size
+        self.thetas = np.empty((2, n))
+        self.fs = np.empty((2, m))
+        self.rs = np.empty((2, m))
+        self.jacs = np.empty((2, size, m))
+        self.Rs = np.empty((2, n, n))
+        self.qtrs = np.empty((2, n))
+        self.objectives = np.full(2, np.nan)
+        self.factored = np.zeros(2, dtype=np.bool_)
+        self.best = np.empty(n)
+        # best objective seen, evaluations, accepted steps, rank case
+        self.state = np.array([obj.best_objective, 0.0, 0.0, 0.0])
+
+    def arrays(self):
+        return (self.thetas, self.fs, self.rs, self.jacs, self.Rs, self.qtrs, self.objectives,
+                self.factored, self.best, self.state)
+
+    def linearization(self, obj, slot: int, evaluation=None):
+        """The Linearization in ``slot``; also the Objective's last evaluation
+        (its cache) unless ``evaluation`` already is."""
+        from lsqfit_app.solvers._linearize import Linearization
+        theta, f, r = self.thetas[slot], self.fs[slot], self.rs[slot]
+        objective = float(self.objectives[slot])
+        if evaluation is not None:
+            Jr = evaluation.Jr
+        else:
+            rows = self.jacs[slot]
+            Jr = rows.T if obj.all_free else rows[obj.free_idx].T
+            obj._last = Evaluation(theta.tobytes(), r, Jr, objective, f)
+        R, qtr = (self.Rs[slot], self.qtrs[slot]) if self.factored[slot] else (None, None)
+        return Linearization(theta, f, r, Jr, R, qtr, objective, compiled=True)
+
+    def account(self, obj) -> None:
+        """Hand the evaluations and the best point seen over to the Objective."""
+        evaluations = int(self.state[1])
+        obj.nfev += evaluations
+        obj.njev += evaluations
+        if self.state[0] < obj.best_objective:
+            obj.best_objective = float(self.state[0])
+            obj.best_theta = self.best.copy()
+
+
+def settle(obj, theta, max_steps: int, rtol: float, limits, noise_factors, rank_deficient,
+           polish_python):
+    """``_auto._settle`` for a fit through the kernels: (Linearization, rank
+    deficient?) at LM's end point theta, polished when of full rank (up to
+    ``max_steps``), through ``settle_loop``; where its condition bound cannot
+    decide, ``rank_deficient`` (the SVD) does and ``polish_python`` polishes."""
+    obj.check_cancel()
+    plan, x, y, w = obj.compiled_inputs()
+    evaluation = obj.fused_evaluation(theta)   # cached: LM's last point
+    slots = _Slots(obj, y.size)
+    slots.thetas[0] = theta
+    slots.fs[0] = evaluation.f
+    slots.rs[0] = evaluation.r
+    slots.jacs[0][obj.free_idx] = evaluation.Jr.T
+    slots.objectives[0] = evaluation.objective
+    cur = settle_loop(plan, x, y, w, obj.full.copy(), obj.free_idx, obj.lower, obj.upper,
+                      *slots.arrays(), limits, noise_factors, rtol, max_steps)
+    slots.account(obj)
+    case = int(slots.state[3])
+    if slots.state[2]:   # polish steps were accepted
+        lin = slots.linearization(obj, cur)
+    else:
+        lin = slots.linearization(obj, 0, evaluation)
+    if case == 2:   # the condition bound could not tell: the SVD decides
+        if rank_deficient(lin):
+            return lin, True
+        return (polish_python(obj, lin) if max_steps else lin), False
+    return lin, case == 1
+
+
 def polish(obj, lin, noise: float, rtol: float, max_steps: int):
     """``_auto.polish`` for a fit through the kernels: the same loop in
     compiled code (``polish_loop``); returns the final Linearization."""
-    from lsqfit_app.solvers._linearize import Linearization
-
     obj.check_cancel()
     plan, x, y, w = obj.compiled_inputs()
-    n, m = lin.theta.size, y.size
-    free_idx = obj.free_idx
-    p = obj.full.copy()
-    thetas = np.empty((2, n))
-    thetas[0] = lin.theta
-    fs = np.empty((2, m))
-    rs = np.empty((2, m))
-    jacs = np.empty((2, p.size, m))
-    Rs = np.empty((2, n, n))
-    Rs[0] = lin.R
-    qtrs = np.empty((2, n))
-    qtrs[0] = lin.qtr
-    objectives = np.array([lin.objective, np.nan])
-    factored = np.array([True, False])
-    best = np.empty(n)
-    state = np.array([obj.best_objective, 0.0, 0.0])
-    cur = polish_loop(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, Rs, qtrs, objectives,
-                      factored, best, state, noise, rtol, max_steps)
-    evaluations = int(state[1])
-    obj.nfev += evaluations
-    obj.njev += evaluations
-    if state[0] < obj.best_objective:
-        obj.best_objective = float(state[0])
-        obj.best_theta = best
-    if not state[2]:   # no step accepted: the start as it was
+    slots = _Slots(obj, y.size)
+    slots.thetas[0] = lin.theta
+    slots.Rs[0] = lin.R
+    slots.qtrs[0] = lin.qtr
+    slots.objectives[0] = lin.objective
+    slots.factored[0] = True
+    cur = polish_loop(plan, x, y, w, obj.full.copy(), obj.free_idx, obj.lower, obj.upper,
+                      *slots.arrays(), noise, rtol, max_steps)
+    slots.account(obj)
+    if not slots.state[2]:   # no step accepted: the start as it was
         return lin
-    theta = thetas[cur]
-    jac_rows = jacs[cur]
-    Jr = jac_rows.T if obj.all_free else jac_rows[free_idx].T
-    objective = float(objectives[cur])
-    obj._last = Evaluation(theta.tobytes(), rs[cur], Jr, objective, fs[cur])
-    R, qtr = (Rs[cur], qtrs[cur]) if factored[cur] else (None, None)
-    return Linearization(theta, fs[cur], rs[cur], Jr, R, qtr, objective, compiled=True)
+    return slots.linearization(obj, cur)

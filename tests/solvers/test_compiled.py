@@ -221,3 +221,71 @@ def test_compiled_curvature_matches_numpy(compiled):
     assert handed_over >= 2
     R[1, 1] = 0.0
     assert well_conditioned_curvature(J, R) is None and numpy_version(J, R) is None
+
+
+def _settle_both_ways(problem, theta, monkeypatch, **patches):
+    """_auto._settle at theta through the compiled kernels and through numpy's
+    path (``compiled_inputs`` hidden), each on a fresh Objective."""
+    from lsqfit_app.solvers import _auto
+    results = []
+    for compiled_path in (True, False):
+        obj = Objective(problem, np.array([p.value for p in problem.params]), solver="auto")
+        with monkeypatch.context() as patch:
+            for name, value in patches.items():
+                patch.setattr(_auto, name, value)
+            if not compiled_path:
+                patch.setattr(Objective, "compiled_inputs", lambda self: None)
+            with np.errstate(all="ignore"):
+                lin, deficient = _auto._settle(obj, np.array(theta, dtype=float),
+                                               SolverOptions())
+        results.append((lin, deficient, obj.nfev, obj.best_objective))
+    return results
+
+
+@pytest.mark.parametrize("name,start,kw", CASES[:8], ids=lambda c: str(c))
+@pytest.mark.parametrize("undecided", [False, True])
+def test_compiled_settle_matches_the_python_one(compiled, monkeypatch, name, start, kw,
+                                               undecided):
+    """Linearise, rank check and polish at (a point near) LM's end; with
+    ``undecided`` the condition bound is made unable to decide, so the SVD
+    and the separate polish take over as they would near the edge."""
+    problem = _problem(name, start, **kw)
+    end = _run(problem, monkeypatch, True)[0].theta * (1 + 1e-7)
+    patches = {"_rank_limits": lambda p: (0.0, np.inf)} if undecided else {}
+    (lin, deficient, nfev, best), (ref, ref_deficient, ref_nfev, ref_best) = \
+        _settle_both_ways(problem, end, monkeypatch, **patches)
+    assert deficient == ref_deficient is False
+    assert nfev == ref_nfev
+    assert lin.compiled and not ref.compiled
+    np.testing.assert_allclose(lin.theta, ref.theta, rtol=1e-12, atol=1e-15)
+    assert lin.objective == pytest.approx(ref.objective, rel=1e-12)
+    assert best == pytest.approx(ref_best, rel=1e-12)
+    np.testing.assert_allclose(np.abs(lin.R), np.abs(ref.R), rtol=1e-10,
+                               atol=1e-13 * np.abs(ref.R).max())
+
+
+def test_compiled_settle_finds_the_rank_deficiency_numpy_finds(compiled, monkeypatch):
+    """A Gaussian far outside the data: its columns vanish."""
+    problem = _problem(*CASES[0][:2])
+    (lin, deficient, nfev, _), (ref, ref_deficient, ref_nfev, _) = \
+        _settle_both_ways(problem, (1.0, 200.0, 1.0, 0.3), monkeypatch)
+    assert deficient and ref_deficient
+    assert nfev == ref_nfev == 1          # the point's evaluation; no polish
+    np.testing.assert_array_equal(lin.theta, ref.theta)
+
+
+def test_the_polish_stays_inside_the_bounds(compiled, monkeypatch):
+    """A start off the minimum, with a bound the Gauss-Newton steps would
+    cross: both paths stop at the last step inside."""
+    from lsqfit_app.core.parameters import Parameter
+    problem = _problem(*CASES[0][:2])
+    end = _run(problem, monkeypatch, True)[0].theta
+    start = end * (1 + 1e-4)
+    # the sigma bound just below the end point: LM's minimum is outside
+    bound = 0.5 * (start[2] + end[2])
+    params = list(problem.params)
+    params[2] = Parameter(params[2].name, float(start[2]), min=bound)
+    bounded = problem.with_params(params)
+    (lin, _, _, _), (ref, _, _, _) = _settle_both_ways(bounded, start, monkeypatch)
+    assert lin.theta[2] > bound and ref.theta[2] > bound
+    np.testing.assert_allclose(lin.theta, ref.theta, rtol=1e-12)
