@@ -16,12 +16,19 @@ Jacobian; the last kernel also turns every point into weighted residuals
 (y - f) * w and their Jacobian as it goes, and returns their sum of squares
 (``_lineshape_kernels``).
 
-Why not always: numba costs about 0.7 s per process to import and to load
-the kernels from its on-disk cache (a few seconds once per machine, to
-compile them).  A single small fit takes a millisecond, so the kernels are
-loaded only when a process shows it runs many fits, ski-rental style: after
-``AUTO_AFTER_FITS`` fits of models they serve, when ``warm_up()`` is called
-(scripts that batch-fit, benchmarks), or always with ``LSQFIT_KERNELS=on``.
+The solvers' compiled loops (``solvers/_compiled.py``: LM, the polish and
+the statistics around the kernels) register with :func:`load_with_kernels`
+and load with them.
+
+Why not always: numba costs about 1.2 s per process to import and to load
+the kernels and those loops from its on-disk cache (the first time on a
+machine it compiles them: about a minute, once).  A single small fit takes
+a millisecond, so the kernels are loaded only when a process shows it runs
+many fits, ski-rental style: after ``AUTO_AFTER_FITS`` fits of models they
+serve (in a background thread: fits go on with numpy until they are
+ready, so none waits, not even for the first compile), when ``warm_up()``
+is called (scripts that batch-fit, benchmarks: it waits), or always with
+``LSQFIT_KERNELS=on`` (the first fit that can use them waits).
 ``LSQFIT_KERNELS=off`` never loads them.  The two paths agree to rounding,
 so a result can differ in its last digits between a process that has
 loaded them and one that has not.
@@ -35,7 +42,10 @@ import warnings
 import numpy as np
 
 #: fits of kernel-capable models after which "auto" loads the kernels
-AUTO_AFTER_FITS = 1000
+#: (ski rental: load when the time the kernels would have saved so far, about
+#: 0.45 ms per fit of a Gaussian on an offset, 100 points, matches the 1.2 s
+#: they take to load; tests/benchmarks/bench_engine.py prints both)
+AUTO_AFTER_FITS = 2500
 #: the lineshapes (``lineshapes.py`` function names) that have a kernel of the same name
 KERNEL_NAMES = frozenset({
     "line", "polynomial", "exp_decay", "exp_growth", "double_exp_decay", "power_law",
@@ -45,7 +55,7 @@ _MODES = ("auto", "on", "off")
 
 _lock = threading.Lock()
 _state = {"mode": os.environ.get("LSQFIT_KERNELS", "auto").strip().lower() or "auto",
-          "fits": 0, "kernels": None, "failed": False}
+          "fits": 0, "kernels": None, "failed": False, "loader": None}
 if _state["mode"] not in _MODES:
     _state["mode"] = "auto"
 
@@ -60,7 +70,8 @@ def set_mode(mode: str) -> None:
 
 
 def warm_up() -> bool:
-    """Load (compiling on first use on this machine) every kernel now.
+    """Load (compiling on first use on this machine) every kernel now, and
+    the compiled code registered with :func:`load_with_kernels`.
 
     Returns True when they are usable; False without numba or with mode "off".
     """
@@ -83,9 +94,22 @@ def note_fit() -> dict | None:
     if kernels is not None or _state["mode"] == "off" or _state["failed"]:
         return active()
     _state["fits"] += 1
-    if _state["mode"] == "on" or _state["fits"] >= AUTO_AFTER_FITS:
+    if _state["mode"] == "on":
         return _load()
+    if _state["fits"] >= AUTO_AFTER_FITS and _state["loader"] is None:
+        _state["loader"] = loader = threading.Thread(
+            target=_load, name="lsqfit-kernels", daemon=True)
+        loader.start()
     return None
+
+
+def wait_for_loading(timeout: float | None = None) -> bool:
+    """Wait for a background load that auto mode started; True when the
+    kernels are loaded."""
+    loader = _state["loader"]
+    if loader is not None:
+        loader.join(timeout)
+    return _state["kernels"] is not None
 
 
 def _load() -> dict | None:
@@ -105,7 +129,24 @@ def _load() -> dict | None:
 
 def _compile() -> dict:
     from lsqfit_app.models._lineshape_kernels import load_all
-    return load_all()
+    kernels = load_all()
+    for loader in _companions:
+        loader(kernels)
+    return kernels
+
+
+#: loaders of more compiled code that works with the kernels (the solvers'
+#: compiled loops), run when the kernels load, so that no fit stops to load it
+_companions: list = []
+
+
+def load_with_kernels(loader) -> None:
+    """Have ``loader(kernels)`` run when the kernels load (once per process),
+    or now if they have."""
+    with _lock:
+        _companions.append(loader)
+        if _state["kernels"] is not None:
+            loader(_state["kernels"])
 
 
 class Plan:

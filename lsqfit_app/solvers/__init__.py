@@ -31,6 +31,7 @@ from lsqfit_app.core.errors import InputError
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.progress import CancelToken, IterationState
 from lsqfit_app.core.result import FitResult, FitStatus
+from lsqfit_app.models import kernels
 from lsqfit_app.solvers._finish import build_result
 from lsqfit_app.solvers._objective import Cancelled, IterationLimit, Objective, Outcome
 
@@ -79,6 +80,15 @@ class SolverOptions:
 
 
 _DEFAULT_OPTIONS = SolverOptions()
+
+
+def _load_compiled_loops(loaded_kernels: dict) -> None:
+    from lsqfit_app.solvers._compiled import load_all
+    load_all(loaded_kernels)
+
+
+# the compiled LM, polish and statistics (solvers/_compiled.py) load with the kernels
+kernels.load_with_kernels(_load_compiled_loops)
 
 
 @functools.lru_cache(maxsize=None)

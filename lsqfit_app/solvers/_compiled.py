@@ -849,3 +849,34 @@ def polish(obj, lin, noise: float, rtol: float, max_steps: int):
     if not slots.state[2]:   # no step accepted: the start as it was
         return lin
     return slots.linearization(obj, cur)
+
+
+def load_all(loaded_kernels: dict) -> None:
+    """Compile (or load from numba's cache) every function here now, by one
+    small fit through the real call paths, so that they are loaded with the
+    argument types fits use (``models.kernels`` calls this as it loads)."""
+    from lsqfit_app.core.problem import FitProblem
+    from lsqfit_app.core.result import FitStatus
+    from lsqfit_app.models import kernels, make_model
+    from lsqfit_app.solvers import SolverOptions
+    from lsqfit_app.solvers._auto import _NOISE, POLISH_RTOL, run_auto
+    from lsqfit_app.solvers._finish import build_result
+    from lsqfit_app.solvers._linearize import linearize
+    from lsqfit_app.solvers._objective import Objective
+
+    model = make_model("gaussian+poly0")
+    x = np.linspace(-3.0, 3.0, 12)
+    y = 2.0 * np.exp(-0.5 * (x - 0.2) ** 2) + 0.1 + 0.01 * np.cos(7.0 * x)
+    problem = FitProblem.create(model, x, y, dict(zip(model.param_names, (1.5, 0.0, 1.3, 0.0))))
+    start = np.array([p.value for p in problem.params])
+    obj = Objective(problem, start, solver="auto")
+    # the kernels are loading (the caller holds their lock): hand them over directly
+    obj._kernel_inputs = kernels.inputs(model.kernel_plan(), x, y, None)
+    obj._kernel_core = kernels.evaluator(model.kernel_plan(), loaded_kernels, obj._kernel_inputs)
+    with np.errstate(all="ignore"):
+        outcome = run_auto(obj, SolverOptions())                 # lm_slice, settle_loop
+        lin = outcome.extra["linearization"]
+        build_result(problem, obj, lin.theta, FitStatus.CONVERGED, "", "lm", start, 0.0,
+                     {"linearization": lin})                      # _curvature
+        lin = linearize(obj, lin.theta * 1.001)                   # factor
+        polish(obj, lin, _NOISE[1] * lin.objective, POLISH_RTOL, 2)   # polish_loop

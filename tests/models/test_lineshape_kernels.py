@@ -167,13 +167,21 @@ def test_a_fit_uses_the_kernels_when_they_are_on(compiled):
         assert obj._compiled() is None
 
 
-def test_auto_mode_loads_after_many_fits(monkeypatch):
+def test_auto_mode_loads_after_many_fits_without_making_a_fit_wait(monkeypatch):
     monkeypatch.setitem(kernels._state, "kernels", None)
     monkeypatch.setitem(kernels._state, "fits", 0)
+    monkeypatch.setitem(kernels._state, "loader", None)
     monkeypatch.setattr(kernels, "AUTO_AFTER_FITS", 3)
     kernels.set_mode("auto")
     try:
-        assert [kernels.note_fit() is not None for _ in range(4)] == [False, False, True, True]
+        # the third fit starts the load in the background and goes on with numpy
+        assert [kernels.note_fit() is not None for _ in range(3)] == [False, False, False]
+        assert kernels._state["loader"] is not None
+        assert kernels.wait_for_loading(timeout=600)
+        assert kernels.note_fit() is not None          # later fits use them
+        loader = kernels._state["loader"]
+        kernels.note_fit()
+        assert kernels._state["loader"] is loader      # loaded once
     finally:
         kernels.set_mode("off")
     assert kernels.active() is None        # off: not used even when loaded

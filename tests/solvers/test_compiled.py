@@ -289,3 +289,15 @@ def test_the_polish_stays_inside_the_bounds(compiled, monkeypatch):
     (lin, _, _, _), (ref, _, _, _) = _settle_both_ways(bounded, start, monkeypatch)
     assert lin.theta[2] > bound and ref.theta[2] > bound
     np.testing.assert_allclose(lin.theta, ref.theta, rtol=1e-12)
+
+
+def test_loading_the_kernels_loads_the_compiled_loops_as_fits_call_them(compiled):
+    """kernels.warm_up() runs _compiled.load_all: each compiled function is
+    loaded once, with the argument types fits pass (none compiles again)."""
+    from lsqfit_app.solvers import _compiled
+    functions = [_compiled.lm_slice, _compiled.settle_loop, _compiled.polish_loop,
+                 _compiled.factor, _compiled._curvature]
+    assert all(len(f.signatures) == 1 for f in functions)
+    for kw in ({}, {"sigma": True}, {"fixed": "poly0_c0"}):
+        fit(_problem(*CASES[0][:2], **kw))
+    assert all(len(f.signatures) == 1 for f in functions)
