@@ -1,22 +1,36 @@
-"""MINPACK's Levenberg-Marquardt (lmder), compiled with the lineshape kernels.
+"""The fit loops, compiled, for fits that evaluate through the lineshape kernels.
 
-A fit of a library model through the compiled kernels (``models.kernels``)
-spends most of its LM time not in arithmetic but in crossing between
-MINPACK's C and Python: two callbacks per step, each checking, converting
-and copying arrays, plus our bookkeeping around them.  This is the same
-algorithm as ``_lm`` calls in scipy (Moré's lmder: QR with column pivoting,
-the lmpar trust-region parameter by qrsolv's Givens rotations, MINPACK's
-scaling, step-bound updates and eight stopping tests), step for step and
-in the same order of operations, in numba, with the model evaluated by
-``evaluate_plan`` inside the loop.  Iterates agree with scipy's lmder to
-rounding (``tests/solvers/test_lm_compiled.py``).
+Once a process has loaded the compiled kernels (``models.kernels``), a small
+fit of a library model spends little of its time in arithmetic: most of it
+goes to crossing between Python and compiled code, a few microseconds each
+time, dozens of times per fit.  So for those fits the loops themselves run
+here, in numba, with the model evaluated by ``evaluate_plan`` inside them:
 
-It runs in slices: ``lm_slice`` returns to Python after ``budget`` accepted
-steps (one when someone watches: a progress callback, a cancel token or an
-iteration limit; otherwise as many as the history buffer holds), and when
-it stops.  The accepted points' objectives are written to ``history`` for
-the Objective to record, as the Python path records them at each Jacobian
-request.  Imported only where the kernels are loaded (it imports numba).
+- ``lm_slice``: MINPACK's Levenberg-Marquardt (Moré's lmder: QR with column
+  pivoting, the lmpar trust-region parameter by qrsolv's Givens rotations,
+  MINPACK's scaling, step-bound updates and eight stopping tests), step for
+  step and in the same order of operations as the lmder ``_lm`` calls in
+  scipy.  Its iterates, evaluation counts and history equal scipy's to
+  rounding.  It runs in slices: it returns to Python after ``budget``
+  accepted steps (one when someone watches: a progress callback, a cancel
+  token or an iteration limit; otherwise as many as the history buffer
+  holds) and when it stops, leaving the accepted points' objectives in
+  ``history`` for the Objective to record.
+- ``settle_loop``: what ``_auto._settle`` does at LM's end point (factorise
+  [Jr | r], decide the rank, Gauss-Newton polish), with the rules and limits
+  of ``_auto``; ``polish_loop`` the polish alone.
+- ``factor`` and ``_curvature``: the QR of ``_linearize`` and the
+  well-conditioned covariance and leverages of ``core.statistics``.
+
+Each has its numpy or scipy counterpart, which numpy-only fits use, and
+``tests/solvers/test_compiled.py`` checks that the two agree.  This module
+imports numba: it is imported only where the kernels are loaded, and
+``load_all`` loads it with them.
+
+numba's on-disk cache checks only this file for changes: after editing
+``models/_lineshape_kernels.py``, whose kernels these loops inline, clear
+the cached ``_compiled.*.nbi/.nbc`` in ``__pycache__`` (a release rewrites
+every file, so users never meet stale code).
 """
 from __future__ import annotations
 
@@ -815,7 +829,10 @@ def settle(obj, theta, max_steps: int, rtol: float, limits, noise_factors, rank_
     slots.thetas[0] = theta
     slots.fs[0] = evaluation.f
     slots.rs[0] = evaluation.r
-    slots.jacs[0][obj.free_idx] = evaluation.Jr.T
+    if obj.all_free:
+        slots.jacs[0] = evaluation.Jr.T
+    else:
+        slots.jacs[0][obj.free_idx] = evaluation.Jr.T   # rows of fixed parameters: never read
     slots.objectives[0] = evaluation.objective
     cur = settle_loop(plan, x, y, w, obj.full.copy(), obj.free_idx, obj.lower, obj.upper,
                       *slots.arrays(), limits, noise_factors, rtol, max_steps)

@@ -4,7 +4,7 @@
     curve with full statistics (errors, CIs, R^2, AIC...) versus
     ``scipy.optimize.curve_fit`` (values and covariance only) from the same
     start values.  Target: ratio <= 1.0.  Run twice: with the compiled
-    lineshape kernels a batch process uses (loaded up front), and with
+    kernels and fit loops a batch process uses (loaded up front), and with
     numpy evaluation only (what a process uses for its first fits).
 (b) A straight line and a degree-5 polynomial on 10,000,000 points: our
     closed-form solver versus one ``x @ y`` pass over the same arrays.
@@ -44,10 +44,11 @@ def bench_curves(n_curves: int, rounds: int, compiled: bool) -> None:
         curves.append((y, start))
     model = make_model("gaussian+poly0")
     names = model.param_names
-    # Compiled lineshape kernels (models/kernels.py) load by themselves after
-    # a process has run many fits; a batch script can load them up front, as
-    # here.  Loading takes ~0.7 s once per process (longer the first time on
-    # a machine: it compiles), which is printed and not in the timings.
+    # Compiled lineshape kernels (models/kernels.py), with the compiled fit
+    # loops (solvers/_compiled.py), load by themselves after a process has
+    # run many fits; a batch script can load them up front, as here.  Loading
+    # takes ~1.2 s once per process (about a minute the first time on a
+    # machine: it compiles), which is printed and not in the timings.
     load_seconds = None
     if compiled:
         t0 = time.perf_counter()
@@ -110,7 +111,7 @@ def bench_curves(n_curves: int, rounds: int, compiled: bool) -> None:
     values, reference = np.array(values), np.array(reference)
     # compare where it matters: the offset can be ~0, so scale by the amplitude
     agree = np.max(np.abs(values - reference) / np.abs(reference[:, :1]))
-    how = (f"compiled lineshape kernels (loaded once in {load_seconds:.2f} s, not timed)"
+    how = (f"compiled kernels and fit loops (loaded once in {load_seconds:.2f} s, not timed)"
            if compiled else "numpy evaluation (kernels off)")
     print(f"(a) {n_curves} Gaussian+offset fits, 100 points each (model {model.name!r}); "
           f"{rounds} rounds, alternating curve by curve; {how}")
