@@ -55,7 +55,10 @@ CASES = [
     ("poly0", (1.0,), {}),
     # far starts: rejected steps, step-bound cuts, the LM parameter at work
     ("gaussian+poly0", (2.0, 1.5, 2.5, 0.0), {"scale": 1.8}),
-    ("exp_decay+poly0", (1.0, 0.3, 0.5, 0.0), {"scale": 3.0}),
+    # (not exp_decay+poly0: its two offsets are one, and along that flat valley
+    # a last-digit difference in the data, as numpy's SIMD exp gives depending
+    # on alignment, sends each run elsewhere)
+    ("exp_decay", (1.0, 0.3, 0.5), {"scale": 3.0}),
 ]
 
 
