@@ -73,6 +73,10 @@ def _rank_deficient(lin: Linearization) -> bool:
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= RANK_RTOL * s[0])
 
 
+#: the polish's rounding level of the objective: factors of sum |r| |y| and of r @ r
+_NOISE = (16 * _EPS, 64 * _EPS)
+
+
 def polish(obj: Objective, lin: Linearization) -> Linearization:
     """Gauss-Newton refinement with accurate linear solves (unbounded, linear loss).
 
@@ -111,10 +115,6 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
             break
         lin, f_best, last_step = trial, min(trial.objective, f_best), size
     return lin
-
-
-#: the polish's rounding level of the objective: factors of sum |r| |y| and of r @ r
-_NOISE = (16 * _EPS, 64 * _EPS)
 
 
 def _settle(obj: Objective, theta: np.ndarray, options) -> tuple[Linearization, bool]:
