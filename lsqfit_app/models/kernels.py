@@ -46,11 +46,13 @@ import numpy as np
 #: 0.45 ms per fit of a Gaussian on an offset, 100 points, matches the 1.2 s
 #: they take to load; tests/benchmarks/bench_engine.py prints both)
 AUTO_AFTER_FITS = 2500
-#: the lineshapes (``lineshapes.py`` function names) that have a kernel of the same name
-KERNEL_NAMES = frozenset({
-    "line", "polynomial", "exp_decay", "exp_growth", "double_exp_decay", "power_law",
-    "logarithmic", "gaussian", "lorentzian", "pseudo_voigt", "logistic4", "hill",
-    "michaelis_menten", "sine", "damped_sine"})
+#: the lineshapes (``lineshapes.py`` function names) that have a kernel of the
+#: same name, in the order ``_lineshape_kernels.evaluate_plan`` numbers them
+#: (that module's KERNELS; a test checks the two agree)
+KERNEL_ORDER = ("line", "polynomial", "exp_decay", "exp_growth", "double_exp_decay",
+                "power_law", "logarithmic", "gaussian", "lorentzian", "pseudo_voigt",
+                "logistic4", "hill", "michaelis_menten", "sine", "damped_sine")
+KERNEL_NAMES = frozenset(KERNEL_ORDER)
 _MODES = ("auto", "on", "off")
 
 _lock = threading.Lock()
@@ -166,21 +168,13 @@ class Plan:
         # (kinds, starts, stops, offsets, ones) for evaluate_plan; shared by
         # every fit, which only read them.  ``ones`` are the offset rows, whose
         # derivative is 1 (a repeated offset is listed once per term).
-        kinds = [_KERNEL_ORDER.index(name) for name, _, _ in parts]
+        kinds = [KERNEL_ORDER.index(name) for name, _, _ in parts]
         self.arrays = tuple(np.array(v, dtype=np.int64) for v in (
             kinds, [a for _, a, _ in parts], [b for _, _, b in parts], offsets, offsets))
 
     def shifted(self, by: int) -> "Plan":
         return Plan(tuple((k, a + by, b + by) for k, a, b in self.parts),
                     tuple(o + by for o in self.offsets))
-
-
-#: the kernels in the order ``_lineshape_kernels.evaluate_plan`` numbers them
-#: (that module's KERNELS; a test checks the two agree)
-_KERNEL_ORDER = ("line", "polynomial", "exp_decay", "exp_growth", "double_exp_decay",
-                 "power_law", "logarithmic", "gaussian", "lorentzian", "pseudo_voigt",
-                 "logistic4", "hill", "michaelis_menten", "sine", "damped_sine")
-assert set(_KERNEL_ORDER) == KERNEL_NAMES
 
 
 def evaluator(plan: Plan, kernels: dict, fixed: tuple):

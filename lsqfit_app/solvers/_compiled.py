@@ -37,12 +37,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
-
-from lsqfit_app.models._lineshape_kernels import evaluate_plan
+# the kernels' numba settings (cached, nogil, numpy's error model), for the same reasons
+from lsqfit_app.models._lineshape_kernels import evaluate_plan, jit
+from lsqfit_app.solvers._linearize import Linearization
 from lsqfit_app.solvers._objective import Evaluation
-
-jit = njit(cache=True, nogil=True, error_model="numpy")
 
 _EPSMCH = 2.220446049250313e-16
 _DWARF = 2.2250738585072014e-308
@@ -702,6 +700,36 @@ def lm_slice(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, a, work, ipvt, be
 _UNWATCHED_BUDGET = 64
 
 
+def _put_evaluation(obj, evaluation, fs, rs, jacs) -> None:
+    """An Objective's evaluation into slot 0 of the buffers the compiled loops
+    work on (its Jacobian as rows of the full parameters; rows of fixed
+    parameters are never read)."""
+    fs[0] = evaluation.f
+    rs[0] = evaluation.r
+    if obj.all_free:
+        jacs[0] = evaluation.Jr.T
+    else:
+        jacs[0][obj.free_idx] = evaluation.Jr.T
+
+
+def _adopt(obj, theta, f, r, jac_rows, objective: float, keep: bool = False):
+    """Hand a compiled loop's evaluation at theta to the Objective as its last
+    (its cache, as its own evaluations are); returns the Jacobian Jr."""
+    Jr = jac_rows.T if obj.all_free else jac_rows[obj.free_idx].T
+    obj.adopt(Evaluation(theta.tobytes(), r, Jr, objective, f), keep)
+    return Jr
+
+
+def _account(obj, evaluations: int, best_objective: float, best) -> None:
+    """Count a compiled loop's evaluations (each with its Jacobian) and hand
+    its best point over to the Objective when it beats the Objective's."""
+    obj.nfev += evaluations
+    obj.njev += evaluations
+    if best_objective < obj.best_objective:
+        obj.best_objective = float(best_objective)
+        obj.best_theta = best.copy()
+
+
 def run_lm(obj, options, start, inputs, maxfev: int):
     """lmder through ``lm_slice`` from the Objective's start point; (theta, info).
 
@@ -722,12 +750,7 @@ def run_lm(obj, options, start, inputs, maxfev: int):
     fs = np.empty((2, m))
     rs = np.empty((2, m))
     jacs = np.empty((2, p.size, m))
-    fs[0] = start.f
-    rs[0] = start.r
-    if obj.all_free:
-        jacs[0] = start.Jr.T
-    else:
-        jacs[0][free_idx] = start.Jr.T     # rows of fixed parameters are never read
+    _put_evaluation(obj, start, fs, rs, jacs)
     fstate = np.zeros(8)
     fstate[OBJECTIVE] = fstate[BEST] = start.objective if math.isfinite(start.objective) else np.inf
     istate = np.zeros(7, dtype=np.int64)
@@ -746,13 +769,8 @@ def run_lm(obj, options, start, inputs, maxfev: int):
         istate[STEPS] = 0
         lm_slice(plan, x, y, w, p, free_idx, thetas, fs, rs, jacs, a, work, ipvt, best,
                  tol, maxfev, fstate, istate, history, budget)
-        new = int(istate[EVALS]) - evaluations   # fused: a Jacobian with every evaluation
-        obj.nfev += new
-        obj.njev += new
-        evaluations += new
-        if fstate[BEST] < obj.best_objective:
-            obj.best_objective = float(fstate[BEST])
-            obj.best_theta = best.copy()
+        _account(obj, int(istate[EVALS]) - evaluations, fstate[BEST], best)
+        evaluations = int(istate[EVALS])
         cur = int(istate[CURRENT])
         if istate[STEPS]:
             if watched:   # one step: report it (polls the cancel; may raise to stop)
@@ -762,10 +780,7 @@ def run_lm(obj, options, start, inputs, maxfev: int):
         if istate[INFO]:
             break
     theta = thetas[cur]
-    jac_rows = jacs[cur]
-    Jr = jac_rows.T if obj.all_free else jac_rows[free_idx].T
-    obj._last = obj._kept = Evaluation(theta.tobytes(), rs[cur], Jr, float(fstate[OBJECTIVE]),
-                                       fs[cur])
+    _adopt(obj, theta, fs[cur], rs[cur], jacs[cur], float(fstate[OBJECTIVE]), keep=True)
     return theta, int(istate[INFO])
 
 
@@ -794,26 +809,18 @@ class _Slots:
     def linearization(self, obj, slot: int, evaluation=None):
         """The Linearization in ``slot``; also the Objective's last evaluation
         (its cache) unless ``evaluation`` already is."""
-        from lsqfit_app.solvers._linearize import Linearization
         theta, f, r = self.thetas[slot], self.fs[slot], self.rs[slot]
         objective = float(self.objectives[slot])
         if evaluation is not None:
             Jr = evaluation.Jr
         else:
-            rows = self.jacs[slot]
-            Jr = rows.T if obj.all_free else rows[obj.free_idx].T
-            obj._last = Evaluation(theta.tobytes(), r, Jr, objective, f)
+            Jr = _adopt(obj, theta, f, r, self.jacs[slot], objective)
         R, qtr = (self.Rs[slot], self.qtrs[slot]) if self.factored[slot] else (None, None)
         return Linearization(theta, f, r, Jr, R, qtr, objective, compiled=True)
 
     def account(self, obj) -> None:
         """Hand the evaluations and the best point seen over to the Objective."""
-        evaluations = int(self.state[1])
-        obj.nfev += evaluations
-        obj.njev += evaluations
-        if self.state[0] < obj.best_objective:
-            obj.best_objective = float(self.state[0])
-            obj.best_theta = self.best.copy()
+        _account(obj, int(self.state[1]), self.state[0], self.best)
 
 
 def settle(obj, theta, max_steps: int, rtol: float, limits, noise_factors, rank_deficient,
@@ -827,12 +834,7 @@ def settle(obj, theta, max_steps: int, rtol: float, limits, noise_factors, rank_
     evaluation = obj.fused_evaluation(theta)   # cached: LM's last point
     slots = _Slots(obj, y.size)
     slots.thetas[0] = theta
-    slots.fs[0] = evaluation.f
-    slots.rs[0] = evaluation.r
-    if obj.all_free:
-        slots.jacs[0] = evaluation.Jr.T
-    else:
-        slots.jacs[0][obj.free_idx] = evaluation.Jr.T   # rows of fixed parameters: never read
+    _put_evaluation(obj, evaluation, slots.fs, slots.rs, slots.jacs)
     slots.objectives[0] = evaluation.objective
     cur = settle_loop(plan, x, y, w, obj.full.copy(), obj.free_idx, obj.lower, obj.upper,
                       *slots.arrays(), limits, noise_factors, rtol, max_steps)
@@ -874,7 +876,7 @@ def load_all(loaded_kernels: dict) -> None:
     argument types fits use (``models.kernels`` calls this as it loads)."""
     from lsqfit_app.core.problem import FitProblem
     from lsqfit_app.core.result import FitStatus
-    from lsqfit_app.models import kernels, make_model
+    from lsqfit_app.models import make_model
     from lsqfit_app.solvers import SolverOptions
     from lsqfit_app.solvers._auto import _NOISE, POLISH_RTOL, run_auto
     from lsqfit_app.solvers._finish import build_result
@@ -888,8 +890,7 @@ def load_all(loaded_kernels: dict) -> None:
     start = np.array([p.value for p in problem.params])
     obj = Objective(problem, start, solver="auto")
     # the kernels are loading (the caller holds their lock): hand them over directly
-    obj._kernel_inputs = kernels.inputs(model.kernel_plan(), x, y, None)
-    obj._kernel_core = kernels.evaluator(model.kernel_plan(), loaded_kernels, obj._kernel_inputs)
+    obj.attach_kernels(loaded_kernels)
     with np.errstate(all="ignore"):
         outcome = run_auto(obj, SolverOptions())                 # lm_slice, settle_loop
         lin = outcome.extra["linearization"]

@@ -227,18 +227,23 @@ class Objective:
         fused evaluation; the closure holds no reference to the Objective."""
         if self._kernel_core is False:
             self._kernel_core = None
-            plan = self.model.kernel_plan()
-            if plan is not None and tuple(self.x) == ("x",):
+            if self.model.kernel_plan() is not None and tuple(self.x) == ("x",):
                 loaded = kernels.note_fit()
                 if loaded is not None:
-                    self._kernel_inputs = kernels.inputs(
-                        plan, self.x["x"], self.y, self.inv_sigma if self.weighted else None)
-                    self._kernel_core = kernels.evaluator(plan, loaded, self._kernel_inputs)
+                    self.attach_kernels(loaded)
         return self._kernel_core
+
+    def attach_kernels(self, loaded: dict) -> None:
+        """Evaluate through the compiled kernels ``loaded`` (``models.kernels``);
+        the model must have a kernel plan and the one predictor x."""
+        plan = self.model.kernel_plan()
+        self._kernel_inputs = kernels.inputs(
+            plan, self.x["x"], self.y, self.inv_sigma if self.weighted else None)
+        self._kernel_core = kernels.evaluator(plan, loaded, self._kernel_inputs)
 
     def compiled_inputs(self):
         """(plan arrays, x, y, weights) for compiled code that evaluates the
-        model itself (``_lm_compiled``), or None when this fit uses numpy."""
+        model itself (``solvers/_compiled.py``), or None when this fit uses numpy."""
         self._compiled()
         return self._kernel_inputs
 
@@ -279,6 +284,13 @@ class Objective:
             if entry is not None and entry.key == key:
                 return entry
         return None
+
+    def adopt(self, evaluation: Evaluation, keep: bool = False) -> None:
+        """Make an evaluation computed elsewhere (the compiled loops) the last
+        one, as if this Objective had made it; also the kept one if ``keep``."""
+        self._last = evaluation
+        if keep:
+            self._kept = evaluation
 
     def keep_last(self) -> Evaluation | None:
         """Hold on to the last evaluation past later ones, and return it.
@@ -356,19 +368,24 @@ class Objective:
         """Iterations a compiled solver ran unwatched: no callback, cancel or
         limit to serve, so only the history (as :meth:`_record` keeps it)."""
         for objective in objectives:
-            if self.history:
-                self.iterations += 1
-            self.history.append(objective if math.isfinite(objective) else math.inf)
+            self._append_history(objective)
         self.reported_key = None
 
-    def _record(self, theta: np.ndarray, key: bytes, objective: float) -> None:
-        """An iteration at theta (key: its bytes): history, callback, iteration limit."""
-        self.reported_key = key
+    def _append_history(self, objective: float) -> float:
+        """One more iteration's objective in the history (the start's is not an
+        iteration); returns it as recorded."""
         if not math.isfinite(objective):
             objective = math.inf   # NaN residuals: the objective is undefined, plotted as inf
         if self.history:
             self.iterations += 1
-        self.history.append(float(objective))
+        objective = float(objective)
+        self.history.append(objective)
+        return objective
+
+    def _record(self, theta: np.ndarray, key: bytes, objective: float) -> None:
+        """An iteration at theta (key: its bytes): history, callback, iteration limit."""
+        self.reported_key = key
+        objective = self._append_history(objective)
         if self.on_iteration is not None:
             self.on_iteration(IterationState(
                 iteration=self.iterations, objective=float(objective),

@@ -202,4 +202,4 @@ def test_mode_names_are_checked():
 
 def test_plan_numbers_kernels_as_evaluate_plan_does():
     from lsqfit_app.models._lineshape_kernels import KERNELS
-    assert kernels._KERNEL_ORDER == tuple(KERNELS)
+    assert kernels.KERNEL_ORDER == tuple(KERNELS)
