@@ -270,3 +270,46 @@ def test_switching_models_back_restores_the_parameter_settings(window, peak_csv)
     restored = {p.name: p for p in params.parameters()}
     assert restored["gaussian_amplitude"].value == 12.5
     assert restored["gaussian_sigma"].min == 2.0
+
+
+def test_rename_column_undo_restores_the_old_name_and_redo_the_new(window, peak_csv,
+                                                                   monkeypatch):
+    """Through the table's "Rename column / unit…" action, as a user would."""
+    from lsqfit_app.gui import table_view
+    w = _loaded(window, peak_csv)
+    m = w.table_model
+    old = w.table.column(2)
+    old_name, old_unit = old.name, old.unit
+    old_header = m.headerData(1, Qt.Horizontal)
+    values = old.values.copy()
+    w.data_panel.view.setCurrentIndex(m.index(0, 1))
+    monkeypatch.setattr(table_view.QInputDialog, "getText",
+                        lambda *a, **k: ("signal [mV]", True))
+    w.data_panel.rename_column()
+    renamed = w.table.column(2)
+    assert (renamed.name, renamed.unit) == ("signal", "mV")
+    assert m.headerData(1, Qt.Horizontal) == "signal [mV]"
+    assert w.undo_stack.undoText() == f"Rename column {old_name!r}"
+
+    w.undo_stack.undo()
+    back = w.table.column(2)
+    assert (back.name, back.unit) == (old_name, old_unit)
+    assert m.headerData(1, Qt.Horizontal) == old_header
+    assert "signal" not in w.table.names
+    np.testing.assert_array_equal(back.values, values)
+
+    w.undo_stack.redo()
+    assert (w.table.column(2).name, w.table.column(2).unit) == ("signal", "mV")
+    assert m.headerData(1, Qt.Horizontal) == "signal [mV]"
+
+    # a name that is taken is made unique; undo still gives the column its own name back
+    taken = w.table.names[0]
+    monkeypatch.setattr(table_view.QInputDialog, "getText", lambda *a, **k: (taken, True))
+    w.data_panel.rename_column()
+    assert w.table.names[1] not in (taken, "signal")
+    assert w.table.names[0] == taken
+    w.undo_stack.undo()
+    assert (w.table.column(2).name, w.table.column(2).unit) == ("signal", "mV")
+    w.undo_stack.undo()
+    assert (w.table.column(2).name, w.table.column(2).unit) == (old_name, old_unit)
+    np.testing.assert_array_equal(w.table.column(2).values, values)
