@@ -173,10 +173,15 @@ def rank(labels: Sequence[str], results: Sequence[FitResult],
     rows = []
     for i, (label, r) in enumerate(zip(labels, results)):
         s = r.statistics
+        # a fit without a finite AICc (a model that is NaN everywhere) is unranked, not best
+        ranked = bool(finite[i])
         rows.append(RankRow(label, s.n_free, r.converged, s.sse, s.residual_sd, s.adj_r_squared,
-                            float(aicc[i]), float(delta[i]), float(weights[i]), s.bic,
-                            runs_test(r.residuals[r.used])))
-    order = sorted(range(len(rows)), key=lambda i: (not math.isfinite(rows[i].aicc), rows[i].aicc))
+                            float(aicc[i]) if ranked else math.nan,
+                            float(delta[i]) if ranked else math.nan, float(weights[i]),
+                            s.bic if ranked else math.nan, runs_test(r.residuals[r.used])))
+    order = sorted(range(len(rows)), key=lambda i: (not math.isfinite(rows[i].aicc),
+                                                    rows[i].aicc if math.isfinite(rows[i].aicc)
+                                                    else 0.0))
     by_label = dict(zip(labels, results))
     pairs = [(a, b) for a in labels for b in labels if is_nested(a, b)]
     for a, b in nested:
@@ -222,11 +227,14 @@ def race(problem: FitProblem, methods: Sequence[str] | None = None, **kwargs) ->
 
     from dataclasses import replace
 
-    start = resolve_starts(problem)
+    # the start search may meet overflow or log(<0), as fit's does (it silences them too)
+    with np.errstate(all="ignore"):
+        start = resolve_starts(problem)
     fixed_start = problem.with_params(
         [p.with_value(float(v)) for p, v in zip(problem.params, start)])
-    # LM is unconstrained: in a race it runs without the bounds (most are
-    # hints such as width > 0) rather than not at all, and says so
+    # LM is unconstrained: within the model's own bound hints it runs as an
+    # explicit LM does (and says when one is active); with bounds the user set
+    # it runs in a race without them rather than not at all, and says so
     unbounded = fixed_start.with_params(
         [replace(p, min=-math.inf, max=math.inf) for p in fixed_start.params])
     chosen, problems = [], []

@@ -12,6 +12,7 @@ arithmetic and rounded once.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -42,36 +43,72 @@ def two_sum(a: np.ndarray, b: np.ndarray):
     return s, e
 
 
+#: rows per block of :func:`residual_dd` and :func:`transpose_dot_dd`: each
+#: error-free product makes about ten temporaries of its operands' size, which
+#: over a million rows would be ten vectors of the data at a time; blocks keep
+#: them in cache.  Every operation is elementwise (or an exactly rounded sum),
+#: so the result does not depend on the block size.
+BLOCK_ROWS = 1 << 16
+
+
+def _blocks(m: int):
+    """Row slices of at most BLOCK_ROWS rows covering range(m) (one for small m)."""
+    step = max(int(BLOCK_ROWS), 1)
+    return [slice(start, min(m, start + step)) for start in range(0, m, step)] or [slice(0, 0)]
+
+
 def residual_dd(A: np.ndarray, x: np.ndarray, b: np.ndarray, r: np.ndarray | None = None,
                 A_lo: np.ndarray | None = None):
     """b - r - (A + A_lo) @ x, accurate to double-double, rounded to float64.
 
     A is (m, n) float64 and A_lo its optional low-order part (the matrix is
-    A + A_lo exactly); x (n,), b (m,), r (m,) or None.
+    A + A_lo exactly); x (n,), b (m,), r (m,) or None.  Computed in row
+    blocks (:data:`BLOCK_ROWS`), each written into the result.
     """
-    hi = np.array(b, dtype=float, copy=True)
+    blocks = _blocks(A.shape[0])
+    if len(blocks) == 1:
+        return _residual_block(A, x, b, r, A_lo, blocks[0])
+    out = np.empty(A.shape[0])
+    for rows in blocks:
+        out[rows] = _residual_block(A, x, b, r, A_lo, rows)
+    return out
+
+
+def _residual_block(A, x, b, r, A_lo, rows):
+    """:func:`residual_dd` over ``rows``."""
+    hi = np.array(b[rows], dtype=float, copy=True)
     lo = np.zeros_like(hi)
     if r is not None:
-        hi, e = two_sum(hi, -r)
+        hi, e = two_sum(hi, -r[rows])
         lo += e
     for j in range(A.shape[1]):
-        p, pe = two_product(A[:, j], -x[j])
+        p, pe = two_product(A[rows, j], -x[j])
         hi, e = two_sum(hi, p)
         lo += e + pe
         if A_lo is not None:
-            lo -= A_lo[:, j] * x[j]
+            lo -= A_lo[rows, j] * x[j]
     return hi + lo
 
 
 def transpose_dot_dd(A: np.ndarray, r: np.ndarray, A_lo: np.ndarray | None = None) -> np.ndarray:
-    """(A + A_lo).T @ r with every sum accurate to double-double (column by column)."""
+    """(A + A_lo).T @ r with every sum accurate to double-double (column by column).
+
+    Each column's products and their errors go to one exactly rounded sum
+    block by block (:data:`BLOCK_ROWS`), never as whole-column temporaries.
+    """
     out = np.empty(A.shape[1])
+    blocks = _blocks(A.shape[0])
     for j in range(A.shape[1]):
-        p, pe = two_product(A[:, j], r)
-        if A_lo is not None:
-            pe = pe + A_lo[:, j] * r
-        out[j] = _sum_dd(p, pe)
+        out[j] = _sum_dd(_products(A, r, A_lo, j, rows) for rows in blocks)
     return out
+
+
+def _products(A, r, A_lo, j, rows):
+    """The terms of column j's dot product over ``rows``: products, then their errors."""
+    p, pe = two_product(A[rows, j], r[rows])
+    if A_lo is not None:
+        pe = pe + A_lo[rows, j] * r[rows]
+    return p, pe
 
 
 def mul_dd(ah, al, bh, bl):
@@ -101,6 +138,8 @@ def power_dd(x: np.ndarray, k: int):
     return hi, lo
 
 
-def _sum_dd(p: np.ndarray, pe: np.ndarray) -> float:
-    """sum(p) + sum(pe), correctly rounded (Shewchuk's algorithm in math.fsum)."""
-    return math.fsum(np.concatenate((p, pe)))
+def _sum_dd(pairs) -> float:
+    """The sum of every array in ``pairs`` (an iterable of (p, pe) blocks), correctly
+    rounded (Shewchuk's algorithm in math.fsum: exact whatever the order or blocking)."""
+    return math.fsum(itertools.chain.from_iterable(
+        itertools.chain(p.tolist(), pe.tolist()) for p, pe in pairs))

@@ -50,7 +50,7 @@ class FitStatistics:
     n_missing: int           # rows left out because a used value is missing
     n_excluded: int          # rows masked by the user
     n_free: int              # free parameters
-    dof: int
+    dof: int                 # n_used - rank
     sse: float               # sum of squared (weighted) residuals
     rmse: float              # sqrt(sse / n_used)
     residual_sd: float       # sqrt(sse / dof)
@@ -66,6 +66,10 @@ class FitStatistics:
     weighted: bool
     absolute_sigma: bool
     objective: float         # the minimised objective (differs from sse under a robust loss)
+    rank: int                # parameters the data determine: n_free less J's rank deficiency
+    #: s^2, the variance of one observation in units of its sigma_i^2: 1 for
+    #: absolute sigma, SSE/dof when scaled, the robust scale^2 under a robust loss
+    variance_factor: float
 
 
 def _clean(v):
@@ -102,6 +106,10 @@ class FitResult:
     weighting: str
     model: object = field(repr=False, default=None)   # the Model, for bands and plots
     extra: dict = field(default_factory=dict)
+    #: sigma_i of every row as the fit weighted it (None when unweighted), for bands
+    row_sigma: np.ndarray | None = field(repr=False, default=None)
+    #: the predictors of every row (the problem's arrays, shared), for bands
+    data_x: dict | None = field(repr=False, default=None)
 
     @property
     def converged(self) -> bool:
@@ -145,7 +153,7 @@ class FitResult:
             "parameters": params,
             "statistics": {
                 "n": s.n, "n_used": s.n_used, "n_missing": s.n_missing,
-                "n_excluded": s.n_excluded, "n_free": s.n_free, "dof": s.dof,
+                "n_excluded": s.n_excluded, "n_free": s.n_free, "rank": s.rank, "dof": s.dof,
                 "sse": _clean(s.sse), "rmse": _clean(s.rmse),
                 "residual_sd": _clean(s.residual_sd), "r_squared": _clean(s.r_squared),
                 "adj_r_squared": _clean(s.adj_r_squared),

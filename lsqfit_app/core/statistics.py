@@ -1,6 +1,7 @@
 """Uncertainties and goodness-of-fit statistics of a least-squares fit.
 
-Notation: n used points, p free parameters, dof = n - p, weighted residuals
+Notation: n used points, p free parameters, rank the numerical rank of J
+(p unless the fit is rank deficient), dof = n - rank, weighted residuals
 r_i = (y_i - f_i)/sigma_i, weighted Jacobian J_ij = (df_i/dp_j)/sigma_i over
 the free parameters, SSE = sum r_i**2.
 
@@ -11,24 +12,41 @@ Covariance (Gauss-Newton / delta method)::
 
 computed from a QR factorisation of J with its columns scaled by powers of
 two (exact, so scaling adds no rounding), and the SVD of the small R factor
-to detect rank deficiency.  Parameters at an active bound are held like fixed
-ones (their error is not defined by the curvature there).  Under a robust
-loss J and r are first multiplied by sqrt(rho'(z)) (the IRLS weights at the
-solution), the usual sandwich-free approximation.
+to detect rank deficiency.  A rank-deficient J keeps the variances of the
+estimable parameters (those whose unit vector lies in J's row space) from
+the pseudo-inverse, the same for every generalised inverse; the others get
+NaN and a note (:func:`svd_curvature`).  Parameters at an active bound are
+held like fixed ones (their error is not defined by the curvature there).
+Under a robust loss the covariance is Huber's E[psi^2] / E[psi']^2 (J^T J)^-1
+at a robust scale (``core.losses``, where the formula and its references are).
 
-Confidence intervals use Student's t with dof degrees of freedom.  R^2 is
-1 - SSE/SST with SST centred about the weighted mean; for linear models whose
-column space does not contain the constant (no intercept) the uncentred
-SST = sum w y^2 is used, NIST's convention.  Information criteria use the
-full Gaussian log-likelihood: with absolute sigma
--2 log L = chi2 + sum log(2 pi sigma_i^2) and k = p; otherwise the variance is
-estimated, -2 log L = n log(2 pi SSE/n) + n and k = p + 1 (Burnham & Anderson
-2002).  AICc = AIC + 2k(k+1)/(n-k-1), BIC = -2 log L + k log n.
+Intervals and p values (:func:`interval_quantile`): with absolute sigma the
+variance is known and (estimate - true) / SE is standard normal, so the
+normal quantile (1.959964 at 95 %) is used; otherwise the variance is
+estimated from the scatter and Student's t with dof degrees of freedom is.
+
+R^2 = 1 - SSE/SST with SST centred about the weighted mean
+sum w_i y_i / sum w_i (statsmodels WLS), whenever the model has a constant
+term, free or fixed; a linear model through the origin (its columns, and its
+parameter-free part, do not span the constant: :func:`has_intercept` on the
+unweighted columns) gets the uncentred SST = sum w y^2, NIST's convention;
+``FitStatistics.r_squared_centered`` says which.  Adjusted R^2 =
+1 - (SSE/dof) / (SST/(n - 1)) (n for uncentred).  Information criteria use
+the full Gaussian log-likelihood: with absolute sigma
+-2 log L = chi2 + sum log(2 pi sigma_i^2) and k = rank (nothing is estimated
+for the variance); otherwise the variance is estimated,
+-2 log L = n log(2 pi SSE/n) + n (- sum log w_i for relative weights) and
+k = rank + 1, as R's AIC(lm) and logLik.lm (Burnham & Anderson 2002).
+AICc = AIC + 2k(k+1)/(n-k-1), BIC = -2 log L + k log n.
+
+No LAPACK routine is called on an empty or non-finite matrix: their
+argument checks (xerbla) print to stdout.
 """
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special as _sp
@@ -64,18 +82,27 @@ def column_scale(J: np.ndarray) -> np.ndarray:
 QR_CHUNK = 1 << 16
 
 
-def r_factor(A: np.ndarray) -> np.ndarray:
-    """The R of a QR factorisation of a tall A, streamed in row blocks.
+def row_blocks(m: int, block: int | None = None) -> list[slice]:
+    """Row slices for streaming an m-row matrix: one slice up to four blocks of
+    ``block`` rows (default :data:`QR_CHUNK`), else blocks of ``block`` rows."""
+    block = QR_CHUNK if block is None else max(int(block), 1)
+    if m <= 4 * block:
+        return [slice(0, m)]
+    return [slice(start, min(m, start + block)) for start in range(0, m, block)]
 
-    R of [R_prev; A_block] equals R of everything so far (tall-skinny QR),
-    so millions of rows never need a full Q or a second copy of A.
+
+def r_factor(A: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """The R of a QR factorisation of a tall A (divided by ``scale`` when given),
+    streamed in row blocks (:func:`row_blocks`).
+
+    R of [R_prev; A_block] equals R of everything so far (tall-skinny QR,
+    as stable as Householder on the whole), so millions of rows never need
+    a full Q or a second copy of A: only a block is scaled at a time.
     """
-    m, p = A.shape
-    if m <= 4 * QR_CHUNK:
-        return np.linalg.qr(A, mode="r")
-    R = np.zeros((0, p))
-    for start in range(0, m, QR_CHUNK):
-        R = np.linalg.qr(np.vstack((R, A[start:start + QR_CHUNK])), mode="r")
+    R = None
+    for rows in row_blocks(A.shape[0]):
+        block = A[rows] if scale is None else A[rows] / scale
+        R = np.linalg.qr(block if R is None else np.vstack((R, block)), mode="r")
     return R
 
 
@@ -97,7 +124,7 @@ def leverage(J: np.ndarray, R: np.ndarray | None = None,
         if not np.isfinite(J).all():
             return np.zeros(m)
         scale = column_scale(J)
-        R = r_factor(J / scale)
+        R = r_factor(J, scale)
     elif scale is None:
         scale = column_scale(J)
     d = np.abs(R.diagonal())
@@ -109,13 +136,96 @@ def leverage(J: np.ndarray, R: np.ndarray | None = None,
     if info != 0:
         return np.full(m, np.nan)
     r_inv /= scale[:, None]
-    if m <= QR_CHUNK:
-        L = J @ r_inv
+    return row_norms2(J, r_inv)
+
+
+#: a parameter is estimable when its unit vector is orthogonal to the null
+#: space of J to this accuracy (the SVD's null vectors are accurate to about
+#: eps / gap; sqrt(eps) leaves a wide margin either way)
+ESTIMABLE_TOL = 1.5e-8
+
+
+class Curvature(NamedTuple):
+    """What the SVD of J says about the parameters (see :func:`svd_curvature`)."""
+
+    covariance: np.ndarray   # p x p; NaN rows/columns for parameters not estimable
+    notes: list[str]         # per parameter, "" when its variance is there
+    rank: int | None         # numerical rank of J (None: J not finite)
+    leverage: np.ndarray     # diagonal of the hat matrix (projection on J's column space)
+
+
+def svd_curvature(J: np.ndarray, names: list[str], R: np.ndarray | None = None,
+                  scale: np.ndarray | None = None) -> Curvature:
+    """(J^T J)^+ over the estimable parameters, notes, rank and leverages.
+
+    ``R``, when given, is the R factor of J with its columns scaled by
+    ``column_scale(J)`` (``scale``, when given); a given R implies a finite
+    J.  J = U S V^T (scaled columns); rank = number of singular values above
+    s_max * max(m, p) * eps.  With full rank this is (J^T J)^-1.  Otherwise
+    parameter j is estimable iff its unit vector lies in the row space of J,
+    i.e. column j of the null-space basis V_0 vanishes; the variance of an
+    estimable function is the same for every generalised inverse, so the
+    pseudo-inverse V_r S_r^-2 V_r^T gives it.  The others get NaN and a note
+    naming the parameters in the null space.  Leverages are the diagonal of
+    the projection J (J^T J)^+ J^T, defined at any rank.
+
+    No LAPACK call sees an empty or non-finite matrix: LAPACK's argument
+    checks print to stdout.
+    """
+    m, p = J.shape
+    if p == 0:
+        return Curvature(np.zeros((0, 0)), [], 0, np.zeros(m))
+    if R is None and not np.isfinite(J).all():
+        return Curvature(np.full((p, p), np.nan),
+                         ["the Jacobian is not finite at the solution"] * p, None,
+                         np.full(m, np.nan))
+    if m < p:
+        return Curvature(np.full((p, p), np.nan),
+                         ["too few points to determine the parameters"] * p, None,
+                         np.full(m, np.nan))
+    if scale is None:
+        scale = column_scale(J)
+    if R is None:
+        R = r_factor(J, scale)
+    if not np.isfinite(R).all():
+        return Curvature(np.full((p, p), np.nan),
+                         ["the Jacobian is not finite at the solution"] * p, None,
+                         np.full(m, np.nan))
+    _u, s, Vt, info = lapack.dgesdd(R)
+    if info != 0:
+        _u, s, Vt = np.linalg.svd(R)
+    tol = s[0] * max(m, p) * _EPS if s.size and s[0] > 0 else 0.0
+    rank = int(np.count_nonzero(s > tol)) if s.size and s[0] > 0 else 0
+    # (V_r S_r^-1) with the column scale undone: cov = half half^T
+    half = (Vt[:rank].T / s[:rank]) / scale[:, None]
+    cov = half @ half.T
+    notes = [""] * p
+    if rank < p:
+        null = Vt[rank:]
+        loose = np.sqrt(np.sum(null * null, axis=0)) > ESTIMABLE_TOL
+        involved = np.flatnonzero(loose)
+        who = ", ".join(names[i] for i in involved) or "some parameters"
+        for i in involved.tolist():
+            notes[i] = (f"singular Jacobian: {who} cannot be determined separately "
+                        "from these data")
+        cov[loose, :] = np.nan
+        cov[:, loose] = np.nan
+    return Curvature(cov, notes, rank, row_norms2(J, half))
+
+
+def row_norms2(J: np.ndarray, M: np.ndarray, dot: bool = False) -> np.ndarray:
+    """|J_i M|^2 for every row i of J (leverages, with M = R^-1 or V S^-1),
+    one block of rows at a time (:func:`row_blocks`): the n x p product is
+    never held whole.  ``dot``: multiply by ``ndarray.dot`` (the same BLAS
+    call as @ on contiguous operands, without the matmul dispatch)."""
+    blocks = row_blocks(J.shape[0], QR_CHUNK // 4)
+    if len(blocks) == 1:
+        L = J.dot(M) if dot else J @ M
         return _einsum("ij,ij->i", L, L)
-    h = np.empty(m)
-    for start in range(0, m, QR_CHUNK):
-        L = J[start:start + QR_CHUNK] @ r_inv
-        h[start:start + QR_CHUNK] = _einsum("ij,ij->i", L, L)
+    h = np.empty(J.shape[0])
+    for rows in blocks:
+        L = J[rows] @ M
+        h[rows] = _einsum("ij,ij->i", L, L)
     return h
 
 
@@ -123,40 +233,23 @@ def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = 
                         scale: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """(J^T J)^-1 over J's columns, and notes for undetermined parameters.
 
-    Returns the matrix (NaN rows/columns where a parameter is not determined)
-    and, per column, a note ("" when fine).  ``R``, when given, is the R
-    factor of J with its columns scaled by ``column_scale(J)`` (``scale``,
-    when given); a given R implies a finite J.
+    Returns the matrix (all NaN when J is rank deficient: the inverse does
+    not exist; :func:`svd_curvature` gives the estimable part) and, per
+    column, a note ("" when fine).  ``R``, when given, is the R factor of J
+    with its columns scaled by ``column_scale(J)`` (``scale``, when given);
+    a given R implies a finite J.
     """
-    m, p = J.shape
-    notes = [""] * p
-    if p == 0:
-        return np.zeros((0, 0)), notes
-    if R is None and not np.isfinite(J).all():
-        return np.full((p, p), np.nan), ["the Jacobian is not finite at the solution"] * p
-    if m < p:
-        return np.full((p, p), np.nan), ["too few points to determine the parameters"] * p
-    if scale is None:
-        scale = column_scale(J)
-    if R is None:
-        R = r_factor(J / scale)
-    _u, s, Vt, info = lapack.dgesdd(R)
-    if info != 0:
-        _u, s, Vt = np.linalg.svd(R)
-    tol = s[0] * max(m, p) * _EPS if s.size and s[0] > 0 else 0.0
-    if s.size == 0 or s[0] == 0 or s[-1] <= tol:
-        # Rank deficient: name the parameters involved in the null space.
-        cov = np.full((p, p), np.nan)
-        null = Vt[s <= max(tol, 0.0)] if s.size else np.eye(p)
-        involved = np.flatnonzero(np.any(np.abs(null) > 1e-3, axis=0))
-        who = ", ".join(names[i] for i in involved) or "some parameters"
-        for i in range(p):
-            notes[i] = (f"singular Jacobian: {who} cannot be determined separately "
-                        "from these data")
-        return cov, notes
-    Vs = Vt / s[:, None]
-    cov = (Vs.T @ Vs) / (scale[:, None] * scale[None, :])
-    return cov, notes
+    return _as_inverse(svd_curvature(J, names, R, scale))[:2]
+
+
+def _as_inverse(found: Curvature) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(covariance, notes, leverages), the covariance all NaN and every note the
+    reason when J is rank deficient: (J^T J)^-1 does not exist then."""
+    p = len(found.notes)
+    if found.rank is not None and found.rank < p:
+        reason = next(note for note in found.notes if note)
+        return np.full((p, p), np.nan), [reason] * p, found.leverage
+    return found.covariance, found.notes, found.leverage
 
 
 def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
@@ -180,15 +273,20 @@ def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
     leverages) or None when R is singular or the bound fails:
     :func:`well_conditioned_curvature` unless compiled code does it.
     """
+    return _as_inverse(curvature_of_r(J, R, names, well_conditioned))
+
+
+def curvature_of_r(J: np.ndarray, R: np.ndarray, names: list[str],
+                   well_conditioned=None) -> Curvature:
+    """:func:`curvature_from_r` with the rank, and on rank deficiency the
+    estimable part of the covariance (:func:`svd_curvature`)."""
     m, p = J.shape
     if p and m >= p:
         found = (well_conditioned or well_conditioned_curvature)(J, R)
         if found is not None:
-            return found[0], [""] * p, found[1]
+            return Curvature(found[0], [""] * p, p, found[1])
     scale = column_scale(R)   # R's column norms are J's
-    R_s = R / scale
-    cov, notes = covariance_unscaled(J, names, R=R_s, scale=scale)
-    return cov, notes, leverage(J, R_s, scale)
+    return svd_curvature(J, names, R / scale, scale)
 
 
 def well_conditioned_curvature(J: np.ndarray, R: np.ndarray):
@@ -210,8 +308,7 @@ def well_conditioned_curvature(J: np.ndarray, R: np.ndarray):
         return None
     # a non-contiguous J keeps @: .dot would copy it for BLAS where
     # @ may take its own loop, a different sum
-    L = J.dot(r_inv) if J.flags.f_contiguous or J.flags.c_contiguous else J @ r_inv
-    return cov, _einsum("ij,ij->i", L, L)
+    return cov, row_norms2(J, r_inv, dot=J.flags.f_contiguous or J.flags.c_contiguous)
 
 
 @functools.lru_cache(maxsize=256)
@@ -222,17 +319,32 @@ def t_quantile(dof: int, level: float = T_LEVEL) -> float:
     return float(_sp.stdtrit(dof, 0.5 + level / 2))
 
 
-def p_value(t: float, dof: int) -> float:
-    if dof <= 0 or not math.isfinite(t):
-        return math.nan
-    return float(2 * _sp.stdtr(dof, -abs(t)))
+@functools.lru_cache(maxsize=16)
+def z_quantile(level: float = T_LEVEL) -> float:
+    """The standard normal quantile of a two-sided interval at ``level``."""
+    return float(_sp.ndtri(0.5 + level / 2))
 
 
-def p_values(t, dof: int) -> list[float]:
-    """Two-sided p values of t statistics (NaN where t is not finite), in one call."""
+def interval_quantile(dof: int, known_variance: bool, level: float = T_LEVEL) -> float:
+    """Quantile of the intervals: normal when the variance is known (absolute
+    sigma: (estimate - true) / SE is N(0, 1), nothing is estimated), else
+    Student's t with dof degrees of freedom (the variance is estimated)."""
+    return z_quantile(level) if known_variance else t_quantile(dof, level)
+
+
+def p_value(t: float, dof: int, known_variance: bool = False) -> float:
+    return p_values([t], dof, known_variance)[0]
+
+
+def p_values(t, dof: int, known_variance: bool = False) -> list[float]:
+    """Two-sided p values (NaN where t is not finite), in one call: of the normal
+    distribution when the variance is known, of Student's t otherwise."""
+    neg = [-abs(v) for v in t]
+    if known_variance:
+        return [2.0 * v for v in _sp.ndtr(neg).tolist()] if neg else []
     if dof <= 0:
         return [math.nan] * len(t)
-    return [2.0 * v for v in _sp.stdtr(dof, [-abs(v) for v in t]).tolist()]
+    return [2.0 * v for v in _sp.stdtr(dof, neg).tolist()] if neg else []
 
 
 def has_intercept(J: np.ndarray) -> bool:
@@ -241,20 +353,31 @@ def has_intercept(J: np.ndarray) -> bool:
     Solved on at most a few thousand rows, then checked on all of them: a
     combination that gives 1 everywhere must give 1 on any subset.
     """
-    if J.size == 0:
-        return False
+    if J.size == 0 or not np.isfinite(J).all():
+        return False   # no columns, or none to trust (and no LAPACK call on NaN)
     m = J.shape[0]
     scale = column_scale(J)
     rows = np.arange(m) if m <= 4096 else np.unique(np.linspace(0, m - 1, 4096).astype(int))
-    coef, *_ = np.linalg.lstsq(J[rows] / scale, np.ones(rows.size), rcond=None)
-    resid = (J / scale) @ coef - 1.0
-    return float(np.linalg.norm(resid)) <= 1e-8 * math.sqrt(m)
+    try:
+        coef, *_ = np.linalg.lstsq(J[rows] / scale, np.ones(rows.size), rcond=None)
+    except np.linalg.LinAlgError:
+        return False
+    # |(J / scale) coef - 1|, one block of rows at a time (a threshold test)
+    sq = 0.0
+    for block in row_blocks(m):
+        resid = (J[block] / scale) @ coef - 1.0
+        sq += float(resid.dot(resid))
+    return math.sqrt(sq) <= 1e-8 * math.sqrt(m)
 
 
 def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free: int,
                     absolute_sigma: bool, weighted: bool, centered: bool,
                     sigma: np.ndarray) -> dict:
-    """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals."""
+    """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals.
+
+    ``n_free`` is the number of parameters the data determine (the rank of
+    J: free parameters less any rank deficiency).
+    """
     n = int(y.size)
     dof = n - n_free
     # a BLAS dot: no floating-point warnings to silence.  The ndarray method
@@ -293,6 +416,8 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
         else:
             m2ll = n * math.log(2 * math.pi * sse / n) + n if sse > 0 else -math.inf
         k = n_free + 1
+    if not math.isfinite(sse):
+        m2ll = math.nan   # a model that gave NaN or inf: no likelihood, not -inf
     aic = m2ll + 2 * k
     aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf)
     bic = m2ll + k * math.log(n) if n > 0 else math.nan

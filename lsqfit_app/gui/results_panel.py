@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from lsqfit_app.core.result import FitResult, FitStatus
+from lsqfit_app.report.content import sse_label
 from lsqfit_app.report.text import fmt, format_result
 
 HEADERS = ("parameter", "value", "std error", "95% CI low", "95% CI high", "t", "p", "note")
@@ -143,11 +144,16 @@ class ResultsPanelWidget(QWidget):
         s = result.statistics
         parts = [f"points used {s.n_used} of {s.n} (excluded {s.n_excluded}, missing {s.n_missing}),"
                  f" dof {s.dof}",
-                 f"SSE {fmt(s.sse, 6)}   RMSE {fmt(s.rmse, 4)}   residual SD {fmt(s.residual_sd, 4)}",
-                 f"R² {fmt(s.r_squared, 8)}{'' if s.r_squared_centered else ' (uncentred)'}"
+                 f"{sse_label(s)[0]} {fmt(s.sse, 6)}   RMSE {fmt(s.rmse, 4)}   "
+                 f"residual SD {fmt(s.residual_sd, 4)}",
+                 f"R² {fmt(s.r_squared, 8)}"
+                 f"{'' if s.r_squared_centered else ' (uncentred: through the origin)'}"
                  f"   adj. R² {fmt(s.adj_r_squared, 8)}"]
-        if s.chi_squared is not None:
-            parts.append(f"χ² {fmt(s.chi_squared, 6)}   reduced χ² {fmt(s.reduced_chi_squared, 4)}")
+        if s.rank < s.n_free:
+            parts[0] += f", rank {s.rank} of {s.n_free} free parameters"
+        # the weighted SSE is the χ² with absolute sigma: shown once, above
+        if s.reduced_chi_squared is not None:
+            parts.append(f"reduced χ² {fmt(s.reduced_chi_squared, 4)}")
         parts.append(f"AIC {fmt(s.aic, 6)}   AICc {fmt(s.aicc, 6)}   BIC {fmt(s.bic, 6)}")
         self.statistics_label.setText("\n".join(parts))
         self.note_label.setText(result.uncertainty_note)

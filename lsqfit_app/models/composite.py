@@ -47,6 +47,9 @@ from lsqfit_app.models.base import Model, ParamHint, as_predictors
 from lsqfit_app.models.library import _peak_features, _prepare, _smooth
 from lsqfit_app.models.peakfind import find_peaks, half_widths
 
+#: a sum of models guesses from at most this many points (evenly spaced in x)
+GUESS_POINTS = 1 << 16
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
@@ -232,7 +235,11 @@ class SumModel(Model):
         if len(self.independent_vars) != 1:
             return self._guess_sequential(x, y)
         key = self.independent_vars[0]
-        xs, ys = _prepare(as_predictors(x, self.independent_vars)[key], y)
+        # thinned evenly on big data: the seeds and the linear solves of the
+        # baseline need the curve's shape, and on all of a million rows each
+        # solve would hold several copies of the data (and the single-peak
+        # scan repeats it two hundred times)
+        xs, ys = _prepare(as_predictors(x, self.independent_vars)[key], y, GUESS_POINTS)
         pred = {key: xs}
         if xs.size == 0:
             return self._pack([m.guess({key: xs}, ys) for m in self.components])

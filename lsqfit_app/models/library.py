@@ -58,6 +58,8 @@ _POSITIVE = 0.0
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 # Scans work on at most this many points: start values need the shape, not every point.
 _SCAN_POINTS = 2000
+# Above this many points a polynomial guess streams (see _poly_fit).
+_STREAM_GUESS_POINTS = 1 << 16
 
 
 # ------------------------------------------------------------------ helpers
@@ -390,6 +392,16 @@ def _poly_fit(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
         coef[0] = float(np.mean(y))
         return coef
     deg = min(degree, x.size - 1)
+    if x.size > _STREAM_GUESS_POINTS:
+        # millions of points (a polynomial scans them all): the solver's
+        # chunked normal equations in the same scaled basis, instead of an
+        # n x (d+1) Vandermonde matrix and lstsq's copies of it
+        from lsqfit_app.solvers._polynomial import solve_polynomial
+        try:
+            coef[: deg + 1] = solve_polynomial(x, y, deg)[0]
+            return coef
+        except np.linalg.LinAlgError:
+            pass   # repeated x: lstsq's minimum-norm solution below
     mid = 0.5 * float(x[0] + x[-1])
     half = 0.5 * float(x[-1] - x[0])
     vander = np.vander((x - mid) / half, deg + 1, increasing=True)

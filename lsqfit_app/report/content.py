@@ -175,25 +175,47 @@ def _r2(v: float) -> str:
     return f"{v:.{dec}f}"
 
 
+def sse_label(s) -> tuple[str, str]:
+    """(symbol, meaning) of the sum of squared residuals, named once.
+
+    With absolute sigma the weighted sum is the chi-square: one row, not an
+    "SSE" and a "χ²" showing the same number.
+    """
+    if s.chi_squared is not None:
+        return "χ² (weighted SSE)", "Σ((y − f)/σ)², the sum of squared weighted residuals"
+    if s.weighted:
+        return "weighted SSE", "Σ((y − f)/σ)² with the relative σ ∝ |y|"
+    return "SSE", "sum of squared residuals"
+
+
 def statistics_rows(result) -> list[tuple[str, str, str]]:
     """(symbol, value, meaning) rows of the goodness-of-fit statistics."""
     s = result.statistics
+    rank = s.rank
+    deficient = rank is not None and rank < s.n_free
+    sse_symbol, sse_meaning = sse_label(s)
     rows = [
         ("n", f"{s.n_used} of {s.n}", "points used of rows"
          + (f" ({s.n_excluded} masked, {s.n_missing} missing)" if s.n_excluded or s.n_missing
             else "")),
         ("p", str(s.n_free), "free parameters"),
-        ("dof", str(s.dof), "degrees of freedom, n − p"),
-        ("SSE", fmt_g(s.sse, 7), "sum of squared " + ("weighted " if s.weighted else "")
-         + "residuals"),
+    ]
+    if deficient:
+        rows.append(("rank", str(rank), "parameters the data determine (the Jacobian is rank "
+                     "deficient)"))
+    rows += [
+        ("dof", str(s.dof), "degrees of freedom, n − rank" if deficient
+         else "degrees of freedom, n − p"),
+        (sse_symbol, fmt_g(s.sse, 7), sse_meaning),
         ("RMSE", fmt_g(s.rmse, 6), "√(SSE/n)"),
         ("residual SD", fmt_g(s.residual_sd, 6), "√(SSE/dof)"),
-        ("R²", _r2(s.r_squared), "coefficient of determination"
-         + ("" if s.r_squared_centered else " (uncentred: model without intercept)")),
+        ("R²", _r2(s.r_squared), "coefficient of determination, 1 − SSE/SST"
+         + ((", SST about the weighted mean" if s.weighted else ", SST about the mean")
+            if s.r_squared_centered else
+            " (uncentred, SST = Σ" + ("w" if s.weighted else "") + "y²: model through the "
+            "origin)")),
         ("adjusted R²", _r2(s.adj_r_squared), "R² corrected for the number of parameters"),
     ]
-    if s.chi_squared is not None:
-        rows.append(("χ²", fmt_g(s.chi_squared, 6), "chi-square with the given sigma"))
     if s.reduced_chi_squared is not None:
         rows.append(("reduced χ²", fmt_g(s.reduced_chi_squared, 4), "χ²/dof (≈ 1 for a good "
                      "model with correct sigma)"))
@@ -320,15 +342,47 @@ def masked_table(context) -> TableData | None:
     return TableData(header, tuple(rows), ("r",) + (("r",) if with_lines else ()) + ("l",))
 
 
+def conventions(result) -> str:
+    """One paragraph: which distribution the intervals use, how the information
+    criteria and R² are defined, what the weights mean, for this result."""
+    s = result.statistics
+    rank = s.rank
+    k_name = "free parameters" if rank is None or rank >= s.n_free else \
+        "determined parameters (the rank)"
+    if s.absolute_sigma:
+        interval = ("95 % intervals and p values use the normal quantile 1.959964: sigma is "
+                    "absolute, so the variance is known and nothing is estimated from the "
+                    "scatter.")
+        ic = ("AIC, AICc and BIC use the full Gaussian log-likelihood with the given sigma: "
+              f"−2 log L = χ² + Σ log(2π σᵢ²), k = {k_name} (σ is known).")
+    else:
+        interval = ("95 % intervals and p values use Student's t quantile with "
+                    f"dof = n − {'rank' if 'rank' in k_name else 'p'} = {s.dof}: the variance "
+                    "is estimated from the scatter.")
+        ic = ("AIC, AICc and BIC use the full Gaussian log-likelihood: −2 log L = "
+              "n log(2π SSE/n) + n" + (" − Σ log wᵢ (wᵢ = 1/σᵢ²)" if s.weighted else "")
+              + f", k = {k_name} + 1 (σ² estimated), as in Burnham & Anderson (2002) and "
+              "R's AIC(lm).")
+    ic += " AICc = AIC + 2k(k+1)/(n−k−1), BIC = −2 log L + k ln n."
+    weights = {"none": "Unweighted: σᵢ = 1.",
+               "sigma": "Weights 1/σᵢ² from the sigma column, taken as absolute.",
+               "poisson": "Poisson weights: σᵢ = √(max(yᵢ, 1)), absolute.",
+               "relative": "Relative weights: σᵢ ∝ |yᵢ|, the common factor estimated "
+                           "from the scatter."}.get(result.weighting, "")
+    r2 = ("R² = 1 − SSE/SST with SST about the " + ("weighted " if s.weighted else "")
+          + "mean when the model has a constant term (free or fixed); uncentred (SST = Σ "
+          + ("wᵢ " if s.weighted else "") + "yᵢ²) only for a model through the origin"
+          + (", as here." if not s.r_squared_centered else "."))
+    return " ".join(["Conventions:", interval, ic, weights, r2])
+
+
 def uncertainty_notes(result) -> list[str]:
-    """The honest-uncertainty note and each missing error's reason."""
+    """The honest-uncertainty note, each missing error's reason, and the conventions."""
     notes = [result.uncertainty_note]
-    if result.loss != "linear":
-        notes.append(f"Under the robust {result.loss} loss the covariance is the IRLS "
-                     "approximation at the solution.")
     for p in result.parameters:
         if not p.fixed and not _finite(p.stderr) and p.stderr_note:
             notes.append(f"No standard error for {p.name}: {p.stderr_note}.")
+    notes.append(conventions(result))
     if not result.converged:
         notes.insert(0, f"WARNING: the fit did not converge ({result.status.value}). "
                         "The numbers below describe the last point, not a minimum.")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 from lsqfit_app.core.result import FitResult
+from lsqfit_app.report.content import conventions
 
 
 def fmt(value, digits: int = 6) -> str:
@@ -16,6 +18,18 @@ def fmt(value, digits: int = 6) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return f"{value:.{digits}g}"
+
+
+#: the report's symbols in ASCII: this text goes to consoles of any encoding
+_ASCII = {"−": "-", "²": "^2", "σ": "sigma", "Σ": "sum", "π": "pi", "ᵢ": "_i", "√": "sqrt",
+          "∝": "~", "×": "x", "χ": "chi"}
+
+
+def ascii_text(text: str) -> str:
+    """``text`` with the report's mathematical symbols spelled in ASCII."""
+    for symbol, spelled in _ASCII.items():
+        text = text.replace(symbol, spelled)
+    return text
 
 
 def format_result(result: FitResult) -> str:
@@ -36,16 +50,22 @@ def format_result(result: FitResult) -> str:
             note = note or "at bound"
         lines.append(f"{p.name:<18}{fmt(p.value, 10):>15}{fmt(p.stderr, 4):>13}{ci:>29}"
                      f"{fmt(p.p_value, 3):>10}  {note}")
+    rank = f"; rank {s.rank} (rank deficient)" if s.rank < s.n_free else ""
+    # the weighted sum once: with absolute sigma it is the chi-square
+    if s.chi_squared is not None:
+        sse = (f"chi^2 (weighted SSE) {fmt(s.chi_squared, 10)}   "
+               f"reduced chi^2 {fmt(s.reduced_chi_squared)}")
+    else:
+        sse = f"{'weighted SSE' if s.weighted else 'SSE'} {fmt(s.sse, 10)}"
     lines += [
         "",
         f"points used {s.n_used} of {s.n} (masked {s.n_excluded}, missing {s.n_missing}); "
-        f"free parameters {s.n_free}; dof {s.dof}",
-        f"SSE {fmt(s.sse, 10)}   RMSE {fmt(s.rmse)}   residual SD {fmt(s.residual_sd)}",
-        f"R^2 {fmt(s.r_squared, 10)}{'' if s.r_squared_centered else ' (uncentred: no intercept)'}"
+        f"free parameters {s.n_free}{rank}; dof {s.dof}",
+        f"{sse}   RMSE {fmt(s.rmse)}   residual SD {fmt(s.residual_sd)}",
+        f"R^2 {fmt(s.r_squared, 10)}"
+        f"{'' if s.r_squared_centered else ' (uncentred: model through the origin)'}"
         f"   adjusted R^2 {fmt(s.adj_r_squared, 10)}",
+        f"AIC {fmt(s.aic, 8)}   AICc {fmt(s.aicc, 8)}   BIC {fmt(s.bic, 8)}",
     ]
-    if s.chi_squared is not None:
-        lines.append(f"chi^2 {fmt(s.chi_squared)}   reduced chi^2 {fmt(s.reduced_chi_squared)}")
-    lines.append(f"AIC {fmt(s.aic, 8)}   AICc {fmt(s.aicc, 8)}   BIC {fmt(s.bic, 8)}")
-    lines += ["", result.uncertainty_note]
+    lines += ["", result.uncertainty_note, "", textwrap.fill(ascii_text(conventions(result)), 95)]
     return "\n".join(lines)

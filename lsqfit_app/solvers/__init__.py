@@ -4,14 +4,17 @@
 finds start values where none were given, dispatches to a private algorithm
 module, and assembles a :class:`FitResult`.  It never raises for a fit that
 merely fails: cancel, the iteration limit, overflow/NaN and singular
-Jacobians are statuses with a message.  It never mutates its inputs.
+Jacobians are statuses with a message, and so is a model that is not
+finite at the start (the message names the rows and the parameter).  It
+never mutates its inputs.
 
 Methods
 -------
 closed-form       QR + double-double iterative refinement (affine models)
 gradient-descent  steepest descent with Armijo backtracking (instructive, slow)
 lbfgs             L-BFGS-B on the objective (bounds)
-lm                Levenberg-Marquardt, MINPACK lmder (no bounds, linear loss)
+lm                Levenberg-Marquardt, MINPACK lmder (linear loss; no bounds but the
+                  model's own hints, which must be inactive at its minimum)
 trf               trust-region reflective, scipy (bounds, robust losses)
 auto              closed form when the model is affine in its free parameters,
                   otherwise LM (TRF with bounds or a robust loss), checked and
@@ -43,6 +46,11 @@ RACE_METHODS = ("closed-form", "gradient-descent", "lbfgs", "lm", "trf")
 MESSAGES = {
     "converged": (FitStatus.CONVERGED, "Converged: the relative change of the objective and "
                   "parameters fell below the tolerance."),
+    "converged_rounding": (FitStatus.CONVERGED, "Converged: no step can improve the fit "
+                           "measurably (a Gauss-Newton step would change the objective by less "
+                           "than its rounding error, or the parameters by less than 1e-10)."),
+    "all_fixed": (FitStatus.CONVERGED, "Nothing to fit: every parameter is fixed; the curve and "
+                  "statistics are those of the fixed values."),
     "closed_form": (FitStatus.CONVERGED, "Solved exactly (linear least squares, QR with "
                     "iterative refinement)."),
     "max_iterations": (FitStatus.MAX_ITERATIONS, "Stopped at the iteration limit before "
@@ -59,8 +67,21 @@ MESSAGES = {
     "stopped": (FitStatus.NOT_CONVERGED, "The solver stopped early."),
     "not_converged": (FitStatus.NOT_CONVERGED, "The solver stopped without meeting its "
                       "convergence criteria; the result may not be a minimum."),
+    "stalled": (FitStatus.NOT_CONVERGED, "The solver's own tests were met, but the objective "
+                "can still be lowered measurably: the result is not a minimum. Try other start "
+                "values or another solver (auto)."),
+    "line_search": (FitStatus.NOT_CONVERGED, "The line search found no lower objective, but the "
+                    "gradient is not at rounding level: the result may not be a minimum. Try "
+                    "other start values or another solver."),
     "bad_start": (FitStatus.FAILED, "The model cannot be evaluated at the start values (NaN or "
-                  "infinite); give other start values or bounds."),
+                  "infinite); give other start values or bounds, or exclude those rows."),
+    "nonfinite_model": (FitStatus.FAILED, "The model gives NaN or infinite values whatever the "
+                        "parameter values (it is linear in them and one of its terms is not "
+                        "finite); check the formula and the data there."),
+    "lm_bounds_active": (FitStatus.NOT_CONVERGED, "Levenberg-Marquardt ignores bounds, and its "
+                         "minimum lies outside the model's own bounds (hints such as a width "
+                         "> 0): it is not a solution of the bounded fit. Remove those bounds "
+                         "to accept it, or use trf or auto, which fit within them."),
 }
 
 
@@ -98,8 +119,8 @@ def _runner(method: str):
         from lsqfit_app.solvers._closed_form import run_closed_form
         return run_closed_form
     if method == "lm":
-        from lsqfit_app.solvers._lm import run_lm
-        return run_lm
+        from lsqfit_app.solvers._auto import run_lm_within_hints
+        return run_lm_within_hints
     if method == "trf":
         from lsqfit_app.solvers._trf import run_trf
         return run_trf
@@ -136,8 +157,32 @@ def check_method(problem: FitProblem, method: str) -> None:
         if problem.loss != "linear":
             raise InputError("Levenberg-Marquardt (lm) supports only the linear loss; "
                              "use trf for robust losses")
-        if any(p.bounded and not p.fixed for p in problem.params):
-            raise InputError("Levenberg-Marquardt (lm) does not support bounds; use trf or lbfgs")
+        given = given_bounds(problem)
+        if given:
+            raise InputError("Levenberg-Marquardt (lm) does not support bounds: "
+                             + "; ".join(given) + ". Remove those bounds, or use trf (or "
+                             "auto), which fits within them")
+
+
+def given_bounds(problem: FitProblem) -> list[str]:
+    """The bounds on free parameters other than the model's own hints, described.
+
+    The hints (a width > 0) come with every library model; explicit LM runs
+    within them and reports where they are active (``_auto.run_lm_within_hints``),
+    but a bound the user set is a constraint LM cannot honour.
+    """
+    hints = problem.model.param_hints()
+    out = []
+    for p in problem.params:
+        if p.fixed or not p.bounded:
+            continue
+        hint = hints.get(p.name)
+        lo, hi = (hint.min, hint.max) if hint is not None else (-math.inf, math.inf)
+        sides = [f"{side} {value:g}" for side, value, own in (("min", p.min, lo), ("max", p.max, hi))
+                 if math.isfinite(value) and value != own]
+        if sides:
+            out.append(f"parameter {p.name!r} has {' and '.join(sides)}")
+    return out
 
 
 def resolve_starts(problem: FitProblem, cancel: CancelToken | None = None) -> np.ndarray:
@@ -154,6 +199,13 @@ def resolve_starts(problem: FitProblem, cancel: CancelToken | None = None) -> np
     if closed_form_applies(problem):
         guess = {p.name: 0.0 for p in problem.params}   # any start works for an affine model
     elif _guess_is_search(problem.model):
+        # the search evaluates the model at many trial points: on big data it
+        # runs on evenly spaced rows (start values need the curve's shape, not
+        # every point; the library guesses scan even fewer), where all rows
+        # would cost seconds and several copies of the data
+        rows = _start_rows(y.size)
+        if rows is not None:
+            x, y, sigma = {k: v[rows] for k, v in x.items()}, y[rows], sigma[rows]
         guess = find_starts(problem.model, x, y,
                             sigma=sigma if problem.weighting != "none" else None,
                             fixed=fixed, given=given, bounds=bounds, cancel=cancel)
@@ -169,6 +221,17 @@ def resolve_starts(problem: FitProblem, cancel: CancelToken | None = None) -> np
             v = 1.0
         out.append(min(max(v, p.min), p.max))
     return np.array(out, dtype=float)
+
+
+#: the start search of a formula model runs on at most this many rows
+START_SEARCH_ROWS = 1 << 15
+
+
+def _start_rows(n: int) -> np.ndarray | None:
+    """Indices of START_SEARCH_ROWS evenly spaced rows of n, or None (use all)."""
+    if n <= START_SEARCH_ROWS:
+        return None
+    return np.unique(np.linspace(0, n - 1, START_SEARCH_ROWS).astype(np.intp))
 
 
 def _guess_is_search(model) -> bool:
@@ -203,8 +266,11 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     try:
         if cancel is not None and cancel.cancelled:
             raise Cancelled
-        if chosen != "closed-form" and not _start_is_finite(obj, chosen):
-            outcome = Outcome(obj.theta0, "bad_start")
+        why = None if chosen == "closed-form" else _bad_start(obj, problem)
+        if why is not None:
+            outcome = Outcome(obj.theta0, "bad_start", why)
+        elif obj.n_free == 0:
+            outcome = Outcome(obj.theta0, "all_fixed")
         else:
             outcome = _runner(chosen)(obj, options)
         if chosen == "closed-form" and outcome.status == "converged":
@@ -219,14 +285,16 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     except IterationLimit:
         outcome = Outcome(obj.best_theta, "max_iterations")
     except (ArithmeticError, np.linalg.LinAlgError, ValueError) as exc:
-        outcome = Outcome(obj.best_theta, "nonfinite", str(exc))
+        outcome = Outcome(obj.best_theta, "nonfinite",
+                          f"evaluation stopped on {type(exc).__name__}: {exc}")
     if outcome.status in ("cancelled", "max_iterations", "nonfinite", "bad_start"):
         # keep the best finite point seen (the last point may be worse)
         if not np.isfinite(obj.best_objective):
             outcome.theta = obj.theta0
     status, message = MESSAGES.get(outcome.status, MESSAGES["not_converged"])
     if outcome.detail and status is not FitStatus.CONVERGED:
-        message = f"{message} (solver said: {outcome.detail})"
+        # details are in our words (each solver module translates its library's)
+        message = f"{message} ({outcome.detail})"
     extra.update(outcome.extra)
     extra["options"] = {"ftol": options.ftol, "xtol": options.xtol, "gtol": options.gtol,
                         "max_iterations": options.max_iterations or "default"}
@@ -235,12 +303,20 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
                         time.perf_counter() - t0, extra)
 
 
-def _start_is_finite(obj: Objective, chosen: str) -> bool:
-    """Can the model be evaluated at the start?  For LM (and auto, which tries LM
-    first) the check is the fused evaluation LM needs first anyway, cached."""
-    if chosen in ("auto", "lm") and obj.loss == "linear":
-        return obj.fused_evaluation(obj.theta0).finite
-    return bool(np.isfinite(obj.value(obj.theta0)))
+def _bad_start(obj: Objective, problem: FitProblem) -> str | None:
+    """Why the fit cannot start (the model or a derivative is not finite at the
+    start, naming the rows and the parameter), or None.  The check is the fused
+    evaluation every solver needs first anyway, and stays cached for it."""
+    evaluation = obj.fused_evaluation(obj.theta0)
+    if evaluation.finite and np.isfinite(evaluation.Jr).all():
+        return None
+    at = ", ".join(f"{p.name} = {v:.6g}" for p, v in zip(problem.params, obj.full.tolist()))
+    if not evaluation.finite:
+        return f"at {at} the model is NaN or infinite in {obj.nonfinite_text(evaluation.r)}"
+    names = [problem.params[i].name for i in obj.free_idx.tolist()]
+    column = int(np.flatnonzero(~np.isfinite(evaluation.Jr).all(axis=0))[0])
+    return (f"at {at} the derivative with respect to {names[column]} is NaN or infinite in "
+            f"{obj.nonfinite_text(evaluation.Jr[:, column])}")
 
 
 def _bounds_active(problem: FitProblem) -> bool:

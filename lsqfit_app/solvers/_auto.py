@@ -23,11 +23,10 @@ from scipy.linalg import lapack
 
 from lsqfit_app.solvers._linearize import Linearization, linearize
 from lsqfit_app.solvers._lm import run_lm
-from lsqfit_app.solvers._objective import Objective, Outcome
+from lsqfit_app.solvers._objective import NOISE, Objective, Outcome
 from lsqfit_app.solvers._trf import run_trf
 
 POLISH_STEPS = 100
-_EPS = float(np.finfo(float).eps)
 #: relative step below which the polish stops: the parameters are then right to ~10 digits
 POLISH_RTOL = 1e-10
 
@@ -58,6 +57,8 @@ def _rank_deficient(lin: Linearization) -> bool:
     """
     if not lin.finite:
         return True
+    if not lin.R.size:
+        return False    # nothing free (LAPACK rejects a 0 x 0 matrix, on stdout)
     # Python floats for the few weights: cheaper than numpy's abs and masked store
     weights = np.array([abs(t) or 1.0 for t in lin.theta.tolist()])
     A = lin.R * weights
@@ -73,8 +74,8 @@ def _rank_deficient(lin: Linearization) -> bool:
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= RANK_RTOL * s[0])
 
 
-#: the polish's rounding level of the objective: factors of sum |r| |y| and of r @ r
-_NOISE = (16 * _EPS, 64 * _EPS)
+#: the polish's rounding level of the objective (the compiled polish computes it too)
+_NOISE = NOISE
 
 
 def polish(obj: Objective, lin: Linearization) -> Linearization:
@@ -91,11 +92,7 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     f_best = lin.objective
     if not math.isfinite(f_best):
         return lin
-    # rounding level of the objective: each residual y - f carries an error of
-    # a few eps * |y| (cancellation when the fit is close), so sum r^2 is only
-    # known to about 2 * sum |r| * eps * |y|
-    abs_y = np.abs(obj.y) * obj.inv_sigma if obj.weighted else np.abs(obj.y)
-    noise = _NOISE[0] * float(np.abs(lin.r) @ abs_y) + _NOISE[1] * f_best
+    noise = obj.rounding_level(lin.r, f_best)
     if obj.compiled_inputs() is not None and lin.finite:
         # the fit evaluates through compiled kernels: the same loop, compiled
         from lsqfit_app.solvers import _compiled
@@ -142,6 +139,37 @@ def _relative_size(step: list[float], theta: list[float]) -> float:
     return size
 
 
+def lm_within_bounds(obj: Objective, options) -> tuple[Outcome, list[tuple[int, float, float]]]:
+    """LM, which knows no bounds, on a bounded fit: (its outcome, the bounds
+    (free index, min, max) its end point does not lie strictly inside).
+
+    Most bounds are hints (a width > 0) that an unconstrained minimum
+    respects anyway.  When LM converges strictly inside every bound, none is
+    active and its minimum is the bounded fit's: auto keeps it (else fits
+    with TRF), and so does an explicit LM (else it says which are active).
+    """
+    trial = run_lm(obj, options)
+    return trial, obj.outside(trial.theta)
+
+
+def run_lm_within_hints(obj: Objective, options) -> Outcome:
+    """The explicit LM: ``check_method`` lets it through bounds only when they
+    are the model's own hints; it keeps its minimum where they are inactive."""
+    if not obj.bounds:
+        return run_lm(obj, options)
+    trial, active = lm_within_bounds(obj, options)
+    if trial.status != "converged" or not active:
+        return trial
+    names = [obj.problem.params[i].name for i in obj.free_idx.tolist()]
+    theta = trial.theta.tolist()
+    where = []
+    for k, lo, hi in active:
+        side, bound = ("min", lo) if not theta[k] > lo else ("max", hi)
+        relation = "at" if theta[k] == bound else ("below" if side == "min" else "above")
+        where.append(f"{names[k]} = {theta[k]:.6g} is {relation} its {side} {bound:g}")
+    return Outcome(trial.theta, "lm_bounds_active", "; ".join(where), extra=trial.extra)
+
+
 def run_auto(obj: Objective, options) -> Outcome:
     bounded = bool(obj.bounds)
     if obj.loss != "linear":
@@ -152,14 +180,13 @@ def run_auto(obj: Objective, options) -> Outcome:
         # Most bounds are hints (a width > 0) that an unconstrained minimum
         # respects anyway; MINPACK LM is much cheaper than TRF, so try it first
         # and keep its answer when it lands strictly inside the box.
-        trial = None
         if obj.inside(obj.theta0):
             history, iterations = list(obj.history), obj.iterations
             try:
-                trial = run_lm(obj, options)
+                trial, active = lm_within_bounds(obj, options)
             except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-                trial = None
-            if trial is not None and trial.status == "converged" and obj.inside(trial.theta):
+                trial, active = None, True
+            if trial is not None and trial.status == "converged" and not active:
                 lin, deficient = _settle(obj, trial.theta, options)
                 if not deficient:
                     trial.extra["solver"] = "lm"

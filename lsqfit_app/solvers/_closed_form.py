@@ -24,6 +24,7 @@ minimum-norm solution and is reported as singular.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 from lsqfit_app.core.statistics import column_scale
 from lsqfit_app.solvers._objective import Objective, Outcome
@@ -36,18 +37,19 @@ DD_LIMIT = 20_000_000
 
 
 def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True,
-                 B_lo: np.ndarray | None = None):
+                 B_lo: np.ndarray | None = None, overwrite_b: bool = False):
     """Least-squares solution of B p ~ b; returns (p, residual, rank_ok, passes).
 
     ``B_lo``, when given, is the low-order part of the exact matrix B + B_lo
     (a double-double design matrix); refinement then converges to the
-    solution for that exact matrix.
+    solution for that exact matrix.  ``overwrite_b``: B may be scaled in
+    place (the caller's own array; on big data it saves a copy of it).
     """
     m, n = B.shape
     scale = column_scale(B)
-    Bs = B / scale
+    Bs = np.divide(B, scale, out=B if overwrite_b else None)
     Bs_lo = None if B_lo is None else B_lo / scale
-    Q, R = np.linalg.qr(Bs, mode="reduced")
+    Q, R = _householder(Bs)
     diag = np.abs(np.diag(R))
     if diag.size == 0 or diag.min() <= diag.max() * max(m, n) * np.finfo(float).eps:
         p, *_ = np.linalg.lstsq(Bs, b, rcond=None)
@@ -63,13 +65,39 @@ def solve_linear(B: np.ndarray, b: np.ndarray, refine: bool = True,
         h = np.linalg.solve(R.T, g)
         d = Q.T @ f
         dz = np.linalg.solve(R, d - h)
-        dr = f - Q @ (d - h)
+        # dr = f - Q (d - h), added to r in place: the same roundings as
+        # r + (f - Q (d - h)) without three more vectors of the data's size
+        dr = Q @ (d - h)
+        np.subtract(f, dr, out=dr)
+        del f
         z = z + dz
-        r = r + dr
+        r += dr
+        del dr
         if np.all(np.abs(dz) <= 4 * np.finfo(float).eps * np.abs(z)):
             break
     r = residual_dd(Bs, z, b, A_lo=Bs_lo)
     return z / scale, r, True, passes
+
+
+def _householder(Bs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q (m x k) and R (k x n), k = min(m, n), of the reduced QR of Bs.
+
+    LAPACK directly (dgeqrf, then dorgqr over the reflectors in place): the
+    same Householder QR as ``np.linalg.qr``, whose wrappers hold about six
+    copies of an m x n matrix on the way, where this holds one besides Bs.
+    """
+    m, n = Bs.shape
+    k = min(m, n)
+    if k == 0:
+        return np.linalg.qr(Bs, mode="reduced")   # LAPACK prints on an empty matrix
+    qr, tau, _work, info = lapack.dgeqrf(np.array(Bs, order="F"), overwrite_a=True)
+    if info != 0:
+        return np.linalg.qr(Bs, mode="reduced")
+    R = np.triu(qr[:k])
+    Q, _work, info = lapack.dorgqr(qr[:, :k], tau, overwrite_a=True)
+    if info != 0:
+        return np.linalg.qr(Bs, mode="reduced")
+    return Q, R
 
 
 #: above this many design-matrix entries a polynomial streams through normal equations
@@ -128,17 +156,27 @@ def run_closed_form(obj: Objective, options) -> Outcome:
     obj.nfev += 1
     obj.njev += 1
     if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(A))):
-        return Outcome(theta0, "nonfinite")
+        # f = A theta + f0 is then not finite for any theta: name the rows
+        rows = np.isfinite(f0) & np.isfinite(A).all(axis=1)
+        return Outcome(theta0, "nonfinite_model",
+                       f"its terms are not finite in {obj.nonfinite_text(np.where(rows, 0.0, np.nan))}")
     if np.all(np.isfinite(theta0)):
         obj.report(theta0)
     B = A * obj.inv_sigma[:, None]
     b = (obj.y - f0) * obj.inv_sigma
+    no_offset = not np.any(f0)
+    # the model's columns and offset are not needed again: on big data each
+    # is the size of the data
+    del A, f0
     B_lo = None
-    if np.all(obj.inv_sigma == 1.0) and not np.any(f0):
+    if no_offset and np.all(obj.inv_sigma == 1.0):
         exact = obj.model.jacobian_dd(obj.expand(zero), obj.x)
         if exact is not None:
             B, B_lo = exact[0][:, obj.free_idx], exact[1][:, obj.free_idx]
-    theta, r, full_rank, passes = solve_linear(B, b, refine=options.refine, B_lo=B_lo)
+    # B is this function's own (a product, or the model's fresh double-double
+    # pair indexed by the free columns): solve_linear may scale it in place
+    theta, r, full_rank, passes = solve_linear(B, b, refine=options.refine, B_lo=B_lo,
+                                               overwrite_b=True)
     obj.best_theta = theta
     obj.best_objective = float(r @ r)
     if not obj.history:

@@ -5,13 +5,13 @@ import math
 
 import numpy as np
 
-from lsqfit_app.core.losses import loss_terms
+from lsqfit_app.core.losses import covariance_factor
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.frozen import frozen_instance
 from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
 from lsqfit_app.core.statistics import (
-    column_scale, covariance_unscaled, curvature_from_r, goodness_of_fit, has_intercept, leverage,
-    p_values, r_factor, t_quantile)
+    Curvature, curvature_of_r, goodness_of_fit, has_intercept, interval_quantile, p_values,
+    svd_curvature)
 from lsqfit_app.solvers._objective import Objective
 
 AT_BOUND_RTOL = 1e-8
@@ -26,6 +26,17 @@ def _at_bound(value: float, lo: float, hi: float) -> str:
 
 
 def uncertainty_note(problem: FitProblem) -> str:
+    note = _weighting_note(problem)
+    if problem.loss != "linear":
+        scale = ("the sigma as given (scale 1)" if problem.absolute_sigma else
+                 "a robust scale of the residuals (Huber's proposal 2), not their "
+                 "sum of squares")
+        note += (f" Under the robust {problem.loss} loss the covariance is Huber's "
+                 f"E[psi^2]/E[psi']^2 (J^T J)^-1 for normal errors at {scale}.")
+    return note
+
+
+def _weighting_note(problem: FitProblem) -> str:
     if problem.weighting == "sigma":
         return ("Standard errors are absolute: they use the given sigma column as the true "
                 "standard deviations and are not rescaled by the residual variance.")
@@ -88,6 +99,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
 
     if lin is not None and lin.theta is not theta and lin.theta.tobytes() != theta.tobytes():
         lin = None
+    J = None   # the unweighted Jacobian of every parameter, when evaluated here
     if lin is not None:
         f_u, Jf, r_w = lin.f, lin.Jr, lin.r     # the sign of J is immaterial below
     elif streamed is not None:
@@ -95,13 +107,15 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         r_w = (y_u - f_u) / obj.sigma if obj.weighted else y_u - f_u
     else:
         f_u, J = model.eval_and_jacobian(full, obj.x)
-        r_w = (y_u - f_u) / obj.sigma if obj.weighted else y_u - f_u
-        Jw = J * obj.inv_sigma[:, None] if obj.weighted else J
-        Jf = Jw if obj.all_free else Jw[:, obj.free_idx]
-        if not obj.free_idx.size:
-            Jf = Jw   # nothing free: the intercept test below looks at every column
+        if closed is None:
+            r_w = (y_u - f_u) / obj.sigma if obj.weighted else y_u - f_u
+        Jf = J * obj.inv_sigma[:, None] if obj.weighted else J
+        if not obj.all_free:
+            Jf = Jf[:, obj.free_idx]
     if closed is not None:
         r_w = closed
+    centered = streamed["centered"] if streamed is not None else \
+        _has_constant_term(model, obj, full, J)
 
     # active: free and not held at a bound; columns of Jf that enter the covariance
     if any_at_bound:
@@ -111,30 +125,48 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         active_cols, act_idx = None, free_idx
     n_used = y_u.size
     n_free = int(free_idx.size)
-    dof = n_used - n_free
 
     act_list = act_idx.tolist()
     act_names = [names[i] for i in act_list]
     if streamed is not None:
         cov_a, notes_a = streamed["covariance"], [""] * n_free
-        lev, centered = streamed["leverage"], streamed["centered"]
+        lev, rank_a = streamed["leverage"], n_free
     else:
-        cov_a, notes_a, lev, centered = _curvature(problem, Jf, r_w, active_cols, act_names, lin)
+        cov_a, notes_a, rank_a, lev = _curvature(Jf, active_cols, act_names, lin)
+    # the Jacobians are done with (the solver's stays in ``lin``): on big data
+    # each is several vectors of the data's size, and the result's own come next
+    J = Jf = None
+    # parameters the data determine: the free ones less J's rank deficiency
+    # (an unknown rank, J not finite, counts every free parameter)
+    n_est = n_free - (len(act_list) - rank_a if rank_a is not None else 0)
+    dof = n_used - n_est
+    absolute = problem.absolute_sigma
 
     weighted = problem.weighting != "none"
     w = obj.inv_sigma * obj.inv_sigma if obj.weighted else None
-    gof = goodness_of_fit(y_u, w, r_w, n_free, problem.absolute_sigma, weighted, centered,
-                          obj.sigma)
+    gof = goodness_of_fit(y_u, w, r_w, n_est, absolute, weighted, centered, obj.sigma)
     objective = gof["sse"] if problem.loss == "linear" else obj.objective_of(r_w)
 
-    s2 = 1.0
-    if not problem.absolute_sigma:
-        s2 = (objective / dof) if dof > 0 else math.nan
+    # s2: the variance of one observation in units of its sigma^2; the
+    # covariance is s2 (J^T J)^-1, or under a robust loss Huber's factor
+    # E[psi^2] / E[psi']^2 at the robust scale s times (J^T J)^-1, s2 = s^2
+    # (core/losses.py)
+    robust_note = ""
+    if problem.loss != "linear":
+        factor, scale_r, robust_note = covariance_factor(r_w, problem.loss, problem.f_scale,
+                                                         n_est, absolute)
+        s2 = scale_r * scale_r
+    else:
+        s2 = 1.0 if absolute else ((objective / dof) if dof > 0 else math.nan)
+        factor = s2
+    if robust_note:
+        notes_a = [note or robust_note for note in notes_a]
+    cov_a = cov_a * factor
     if act_idx.size == p:
-        cov = cov_a * s2
+        cov = cov_a
     else:
         cov = np.zeros((p, p))
-        cov[np.ix_(act_idx, act_idx)] = cov_a * s2
+        cov[np.ix_(act_idx, act_idx)] = cov_a
         for i in free_idx.tolist():
             if bound_side[i]:
                 cov[i, :] = cov[:, i] = np.nan
@@ -142,8 +174,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     variances = diagonal.tolist()
     # t and p values as Python floats; stdtr once for every parameter
     t_all = [v / math.sqrt(var) if var > 0 else math.nan for v, var in zip(values, variances)]
-    p_all = p_values(t_all, dof)
-    tq = t_quantile(dof)
+    p_all = p_values(t_all, dof, absolute)
+    tq = interval_quantile(dof, absolute)
     note_of = dict(zip(act_list, notes_a))
     params = []
     for i, name in enumerate(names):
@@ -163,10 +195,12 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             var = variances[i]
             se = math.sqrt(var) if var >= 0 else math.nan
             note = note_of[i]
-            if dof <= 0:
+            if dof <= 0 and not absolute:
+                # (with absolute sigma nothing is estimated from the scatter: the
+                # error needs no degrees of freedom)
                 se = math.nan
-                note = (f"too few points: {n_used} points for {n_free} free parameters "
-                        "leave no degrees of freedom")
+                note = (f"too few points: {n_used} points for {n_est} determined parameters "
+                        "leave no degrees of freedom to estimate the scatter")
             elif not math.isfinite(se) and not note:
                 note = "the standard error is not finite"
             if math.isfinite(se) and se > 0:
@@ -199,8 +233,14 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     else:
         weighted_res = residuals / problem.point_sigma()
     scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
-    # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows
-    std_used = r_w / (scale * np.sqrt(np.maximum(1 - lev, 1e-12)))
+    # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows,
+    # in one buffer (the same operations as the expression, without four
+    # temporaries of the data's size)
+    std_used = np.subtract(1.0, lev)
+    np.maximum(std_used, 1e-12, out=std_used)
+    np.sqrt(std_used, out=std_used)
+    np.multiply(scale, std_used, out=std_used)
+    np.divide(r_w, std_used, out=std_used)
     if all_used:
         std_res = std_used
     else:
@@ -210,8 +250,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     stats = frozen_instance(
         FitStatistics, n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,
         n_excluded=0 if all_used else int(np.count_nonzero(problem.excluded)), n_free=n_free,
-        r_squared_centered=centered, weighted=weighted, absolute_sigma=problem.absolute_sigma,
-        objective=objective, **gof)
+        r_squared_centered=centered, weighted=weighted, absolute_sigma=absolute,
+        objective=objective, rank=n_est, variance_factor=s2, **gof)
     return frozen_instance(
         FitResult, model_name=model.name, formula=model.formula, param_names=tuple(names),
         parameters=tuple(params), status=status, message=message, solver=solver,
@@ -219,38 +259,45 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         history=tuple(obj.history), statistics=stats, covariance=cov, correlation=corr,
         fitted=fitted, residuals=residuals, weighted_residuals=weighted_res,
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
-        weighting=problem.weighting, model=model, extra=extra)
+        weighting=problem.weighting, model=model, extra=extra,
+        row_sigma=None if problem.weighting == "none" else problem.point_sigma(),
+        data_x=problem.x)
 
 
-def _curvature(problem: FitProblem, Jf: np.ndarray, r_w: np.ndarray,
-               active_cols: list[int] | None, act_names: list[str], lin):
-    """(unscaled covariance of the active parameters, their notes, leverages, centred R²?).
+def _has_constant_term(model, obj: Objective, full: np.ndarray, J: np.ndarray | None) -> bool:
+    """Does the model contain a constant term (R^2 centred) or pass through the origin?
+
+    Asked of the model's own, unweighted columns, fixed parameters included
+    (a fixed intercept is still an intercept), and of its parameter-free
+    part g_0 = f(0) (``b*x + 3``): for a weighted fit the weighted columns
+    J_ij / sigma_i would hide the constant.  Models that are not affine in
+    every parameter always get the centred R^2, the usual convention.
+    ``J`` is the unweighted Jacobian at ``full`` when already evaluated.
+    """
+    if not model.is_linear:
+        return True
+    if J is None:
+        J = model.jacobian(full, obj.x)
+    g0 = model.eval(np.zeros_like(full), obj.x)   # exact: every affine term vanishes
+    columns = np.column_stack([J, g0]) if np.any(g0) else J
+    if not np.isfinite(columns).all():
+        return True   # nothing to decide on (the fit failed); the default convention
+    return has_intercept(columns)
+
+
+def _curvature(Jf: np.ndarray, active_cols: list[int] | None, act_names: list[str],
+               lin) -> Curvature:
+    """(J^T J)^+ of the active parameters, notes, rank and leverages (weighted J).
 
     ``active_cols`` None: every free parameter is active.  From the solver's
     factorisation when it has one at this point (linear loss, no parameter
-    at a bound), else from a fresh QR of the Jacobian; under a robust loss
-    the rows are weighted by sqrt(rho') first.
+    at a bound), else from a fresh QR of the Jacobian.  Under a robust loss
+    the caller multiplies by the loss's covariance factor.
     """
     Ja = Jf if active_cols is None else Jf[:, active_cols]
-    centered = True
-    if problem.model.is_linear and problem.loss == "linear":
-        centered = has_intercept(Jf)
-    if lin is not None and active_cols is None and problem.loss == "linear":
-        if lin.R is None:   # J not finite: covariance_unscaled says so
-            cov, notes = covariance_unscaled(Ja, act_names)
-            return cov, notes, leverage(Ja), centered
+    if lin is not None and active_cols is None and lin.R is not None:
         well_conditioned = None
         if lin.compiled:   # a fit through the compiled kernels: its statistics too
             from lsqfit_app.solvers._compiled import well_conditioned_curvature as well_conditioned
-        cov, notes, lev = curvature_from_r(Ja, lin.R, act_names, well_conditioned)
-        return cov, notes, lev, centered
-    if problem.loss != "linear":
-        _, drho = loss_terms(r_w, problem.loss, problem.f_scale)
-        Ja = Ja * np.sqrt(np.maximum(drho, 0.0))[:, None]
-    R = scale = None
-    if Ja.size and np.isfinite(Ja).all():
-        scale = column_scale(Ja)
-        R = r_factor(Ja / scale)
-    cov, notes = covariance_unscaled(Ja, act_names, R=R, scale=scale)
-    lev = leverage(Ja, R, scale) if R is not None else leverage(Ja)
-    return cov, notes, lev, centered
+        return curvature_of_r(Ja, lin.R, act_names, well_conditioned)
+    return svd_curvature(Ja, act_names)   # no LAPACK call on an empty or non-finite J

@@ -9,8 +9,10 @@ start so that at least differences in parameter units do not matter.  Bounds
 are handled by projecting each trial point onto the box.
 
 Stops when the relative decrease of F over an iteration falls below
-``ftol`` twice in a row, when the projected gradient vanishes, or at the
-iteration limit (default 10,000).
+``ftol`` twice in a row, when the projected gradient vanishes, at the
+iteration limit (default 10,000), or when the line search finds no lower
+objective: converged if the point is a minimum to rounding level
+(``Objective.at_rounding_level``), else not.
 """
 from __future__ import annotations
 
@@ -54,7 +56,8 @@ def run_gradient_descent(obj: Objective, options) -> Outcome:
                 break
             step *= 0.5
         if not accepted or np.array_equal(u_new, u):
-            status = "converged"
+            # no step lowers F: a minimum only if that is rounding (else stuck)
+            status = "converged_rounding" if obj.at_rounding_level(u / d) else "line_search"
             break
         decrease = f - f_new
         u = u_new

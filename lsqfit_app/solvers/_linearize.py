@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
+from lsqfit_app.core.statistics import row_blocks
 from lsqfit_app.solvers._objective import Objective
 
 
@@ -47,6 +48,9 @@ class Linearization:
     def singular_values(self, column_weights: np.ndarray) -> np.ndarray:
         """Singular values of J * column_weights (from R: J and R share them)."""
         A = self.R * column_weights
+        if not A.size or not np.isfinite(A).all():
+            # LAPACK's argument checks print to stdout on an empty matrix
+            return np.zeros(0) if not A.size else np.full(A.shape[0], np.nan)
         s, info = lapack.dgesdd(A, compute_uv=0)[1::2]   # LAPACK directly: a p x p matrix
         return s if info == 0 else np.linalg.svd(A, compute_uv=False)
 
@@ -59,6 +63,8 @@ class Linearization:
         """
         if self.R is None:
             return None
+        if not self.R.size:
+            return np.zeros(0)   # nothing free; and LAPACK prints on an empty matrix
         z, info = lapack.dtrtrs(self.R, self.qtr)
         return -z if info == 0 else None
 
@@ -80,16 +86,42 @@ def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
         if not R.size:
             R = qtr = None
     elif m >= p:
-        A = np.empty((m, p + 1), order="F")
-        A[:, :p] = Jr
-        A[:, p] = r
-        if np.isfinite(A).all():
-            qr, _tau, _work, info = lapack.dgeqrf(A, overwrite_a=True)
-            if info == 0:
-                # np.triu, without its mask-building overhead: one product with a cached mask
-                R = qr[:p, :p] * _upper(p)
-                qtr = qr[:p, p]
+        R, qtr = _factor_augmented(Jr, r)
     return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective, compiled)
+
+
+def _factor_augmented(Jr: np.ndarray, r: np.ndarray):
+    """(R, Q^T r) of the Householder QR of [Jr | r], or (None, None) when it
+    is not finite (or LAPACK fails).
+
+    Streamed over row blocks (``statistics.row_blocks``: one block but for
+    big data) as a tall-skinny QR: each block is factorised below the R of
+    the blocks before it, so only one block of [Jr | r] is ever copied, and
+    the R that comes out is that of the whole matrix up to row signs (which
+    the Gauss-Newton step R^-1 Q^T r, J^T J = R^T R and the leverages do not
+    see).  TSQR is as stable as Householder on the whole matrix.
+    """
+    m, p = Jr.shape
+    k = p + 1
+    qr = None
+    for rows in row_blocks(m):
+        top = 0
+        if qr is not None:
+            # the R so far (k x k), on top of this block
+            top = min(qr.shape[0], k)
+            previous = qr[:top, :k] * _upper(k)[:top]
+        A = np.empty((top + rows.stop - rows.start, k), order="F")
+        if top:
+            A[:top] = previous
+        A[top:, :p] = Jr[rows]
+        A[top:, p] = r[rows]
+        if not np.isfinite(A).all():
+            return None, None
+        qr, _tau, _work, info = lapack.dgeqrf(A, overwrite_a=True)
+        if info != 0:
+            return None, None
+    # np.triu, without its mask-building overhead: one product with a cached mask
+    return qr[:p, :p] * _upper(p), qr[:p, p]
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,7 +6,8 @@ with an analytic Jacobian lmder asks for the Jacobian exactly once per outer
 iteration, at the point it has just evaluated and accepted; we report
 progress there.  Cancel and the iteration limit unwind it by raising from
 the callbacks (lmfit's way); the best point seen is kept.  No bounds and no
-robust loss: ``fit`` sends those problems to TRF.
+robust loss: auto sends those problems to TRF, and an explicit LM runs only
+within the model's own bound hints (``_auto.run_lm_within_hints``).
 
 lmder is called through scipy's extension module directly, not through
 ``scipy.optimize.leastsq``: leastsq first evaluates the function and the
@@ -89,6 +90,9 @@ def run_lm(obj: Objective, options) -> Outcome:
         from lsqfit_app.solvers import _compiled
         theta, info = _compiled.run_lm(obj, options, start, compiled, maxfev)
     else:
+        # the start stays cached on the Objective for lmder's first calls;
+        # this frame need not hold its Jacobian through the whole fit
+        del start
         fun, jac_rows = obj.minpack_callbacks()
         theta, info = lmder(fun, jac_rows, theta0, options.ftol, options.xtol, options.gtol,
                             maxfev, lambda: obj.nfev)
@@ -101,7 +105,8 @@ def run_lm(obj: Objective, options) -> Outcome:
     if hit is None:
         obj.residuals(theta)
         hit = obj.cached(theta)
-    mesg = _MESSAGES.get(info, f"MINPACK info {info}")
+    mesg = _MESSAGES.get(info, f"MINPACK stopped with info {info}")
     if not hit.finite:
-        return Outcome(obj.best_theta, "nonfinite", mesg)
+        return Outcome(obj.best_theta, "nonfinite",
+                       "Levenberg-Marquardt ended where the model is not finite")
     return Outcome(np.asarray(theta, dtype=float), status, mesg, extra={"minpack_info": info})

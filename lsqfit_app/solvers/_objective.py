@@ -7,6 +7,7 @@ and turns per-iteration reports into :class:`IterationState` callbacks.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -14,9 +15,29 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from lsqfit_app.core.losses import loss_objective, loss_terms
-from lsqfit_app.core.problem import FitProblem
+from lsqfit_app.core.problem import FitProblem, _rows_text
 from lsqfit_app.core.progress import CancelToken, IterationState
+from lsqfit_app.core.statistics import row_blocks
 from lsqfit_app.models import kernels
+
+
+_EPS = float(np.finfo(float).eps)
+#: the rounding level of the objective: factors of sum rho' |r| |y| and of F
+#: (see :meth:`Objective.rounding_level`)
+NOISE = (16 * _EPS, 64 * _EPS)
+
+
+#: relative Gauss-Newton step at which the parameters are right to ~10 digits,
+#: the digits anyone reads (see :meth:`Objective.at_rounding_level`)
+STEP_RTOL = 1e-10
+
+
+class Stationarity(NamedTuple):
+    """What a Gauss-Newton step from a point would still achieve."""
+
+    decrease: float      # of the objective F (inf where the fit is not finite)
+    noise: float         # F's rounding level there
+    step: float          # relative size, |D s| / |D theta| with D the column norms
 
 
 class Cancelled(Exception):
@@ -67,7 +88,13 @@ class Objective:
             self.inv_sigma = 1.0 / self.sigma
             # unweighted fits skip the multiplications (they dominate small fits)
             self.weighted = not bool((self.inv_sigma == 1.0).all())
-        self._minus_inv_sigma = (-self.inv_sigma)[:, None] if self.weighted else None
+        self._minus_column = None   # -1/sigma as a column, made on first use (:meth:`_minus_inv_sigma`)
+        #: row slices the model is evaluated in (one for all but big data; see _numpy_core)
+        self.row_blocks = row_blocks(self.y.size)
+        #: big data: evaluations kept past the next one hold residuals only
+        #: (:meth:`keep_last`), so that no more than one Jacobian of all rows
+        #: exists at a time besides a solver's own copy
+        self.lean = len(self.row_blocks) > 1
         free = [not p.fixed for p in problem.params]
         self.all_free = all(free)
         self.free = np.array(free, dtype=bool)
@@ -111,6 +138,11 @@ class Objective:
     def n_free(self) -> int:
         return int(self.free_idx.size)
 
+    def outside(self, theta: np.ndarray) -> list[tuple[int, float, float]]:
+        """The bounds (free index, min, max) that theta does not lie strictly inside."""
+        t = np.asarray(theta, dtype=float).tolist()
+        return [(k, lo, hi) for k, lo, hi in self.bounds if not lo < t[k] < hi]
+
     def inside(self, theta: np.ndarray) -> bool:
         """Strictly inside every bound?  (Python floats: a few parameters, every fit.)"""
         if not self.bounds:
@@ -145,8 +177,17 @@ class Objective:
             raise Cancelled
         theta = np.asarray(theta, dtype=float)
         core = self._compiled()
+        if self.lean:
+            self._last = None   # see evaluate() in _evaluator
         if core is not None:
             r = core(self.expand(theta))[1]
+        elif len(self.row_blocks) > 1:
+            r = np.empty(self.y.size)
+            p = self.expand(theta)
+            for rows in self.row_blocks:
+                np.subtract(self.y[rows], self.model.eval(p, _rows_of(self.x, rows)), out=r[rows])
+                if self.weighted:
+                    r[rows] *= self.inv_sigma[rows]
         else:
             r = self.y - self.model.eval(self.expand(theta), self.x)
             if self.weighted:
@@ -180,16 +221,25 @@ class Objective:
         free_idx = self.free_idx
         objective_of = None if self.loss == "linear" else self.objective_of
         cancel = self.cancel
-        core = self._compiled() or self._numpy_core()
+        core = self._compiled()
+        # the blocked numpy core takes the free columns itself (_blocked_core)
+        selects = core is None and len(self.row_blocks) > 1
+        core = core or self._numpy_core()
+        lean = self.lean
 
         def evaluate(theta, key):
             if cancel is not None and cancel.cancelled:
                 raise Cancelled
+            if lean:
+                # nothing asks for the last evaluation once another is made:
+                # let its arrays go before this one's are allocated
+                self._last = None
             if expand is None:
                 f, r, Jr, value = core(theta)
             else:
                 f, r, Jr, value = core(expand(theta))
-                Jr = Jr[:, free_idx]
+                if not selects:
+                    Jr = Jr[:, free_idx]
             self.nfev += 1
             self.njev += 1
             if objective_of is not None:
@@ -202,11 +252,32 @@ class Objective:
 
         return evaluate
 
+    def _minus_inv_sigma(self) -> np.ndarray:
+        """-1/sigma as an (n, 1) column (weighted fits): weighs and negates J in
+        one product.  Made when first needed: a closed-form fit never needs
+        it, and on big data it is the size of a data column."""
+        if self._minus_column is None:
+            self._minus_column = (-self.inv_sigma)[:, None]
+        return self._minus_column
+
     def _numpy_core(self):
-        """``core(p) -> (f, r, dr/dp, r @ r)`` at all parameters p, with numpy."""
+        """``core(p) -> (f, r, dr/dp, r @ r)`` at all parameters p, with numpy.
+
+        On big data (:attr:`row_blocks` has several blocks) the model is
+        evaluated block by block into arrays of the data's size, weighed and
+        reduced to the free columns there: the model's own Jacobian and its
+        temporaries then exist only for one block, never for all rows next
+        to the weighted one.  The models are elementwise in the rows, so each
+        block holds the same numbers as a whole-array evaluation would.
+        """
         eval_and_jacobian = self.model.eval_and_jacobian
         x, y, inv_sigma, weighted = self.x, self.y, self.inv_sigma, self.weighted
-        minus_inv_sigma = self._minus_inv_sigma
+        blocks = self.row_blocks
+        if len(blocks) > 1:
+            free_idx = None if self.all_free else self.free_idx
+            return functools.partial(_blocked_core, eval_and_jacobian, x, y,
+                                     inv_sigma if weighted else None, blocks, free_idx)
+        minus_inv_sigma = self._minus_inv_sigma() if weighted else None
 
         def core(p):
             f, J = eval_and_jacobian(p, x)
@@ -262,13 +333,14 @@ class Objective:
             last = self._last
             if last is not None and last.key == key and last.Jr is not None:
                 return last.r            # lmder's first call: the start, evaluated already
+            del last   # not held through the next evaluation (on big data it is let go)
             return evaluate(theta, key).r
 
         def jacobian_rows(theta):
             last = self._last
             if last is None or last.key != theta.tobytes():   # never, with lmder
                 last = self.fused_evaluation(theta)
-            self._kept = last
+            self._kept = self._keepable(last)
             if last.key != self.reported_key:
                 # report(), less what this point has been through: lmder asks for
                 # the Jacobian right after the residuals, which polled the cancel
@@ -298,8 +370,18 @@ class Objective:
         LM calls this at each accepted point, where it usually stops, while
         its last evaluation is often a rejected trial step.
         """
-        self._kept = self._last
+        self._kept = self._keepable(self._last)
         return self._last
+
+    def _keepable(self, evaluation: Evaluation | None) -> Evaluation | None:
+        """What :meth:`keep_last` keeps of an evaluation: all of it, but on big
+        data (:attr:`lean`) only its residuals and objective.  A solver's
+        Jacobian there is the size of the data times the parameters: keeping
+        one past the next evaluation would double the fit's memory, while
+        evaluating it again where the fit ends costs one model call."""
+        if not self.lean or evaluation is None or evaluation.Jr is None:
+            return evaluation
+        return evaluation._replace(Jr=None, f=None)
 
     def _track(self, theta: np.ndarray, r: np.ndarray) -> float:
         """Remember the best finite point (NaN/inf make the objective non-finite).
@@ -327,7 +409,7 @@ class Objective:
         if not self.all_free:
             J = J[:, self.free_idx]
         if self.weighted:
-            return J * self._minus_inv_sigma
+            return J * self._minus_inv_sigma()
         return -J
 
     def residuals_and_jacobian(self, theta):
@@ -350,6 +432,89 @@ class Objective:
             return float(r @ r), 2.0 * (Jr.T @ r)
         rho, drho = loss_terms(r, self.loss, self.f_scale)
         return float(self.f_scale**2 * rho.sum()), 2.0 * (Jr.T @ (drho * r))
+
+    # -- convergence at rounding level ---------------------------------
+    def rounding_level(self, r: np.ndarray, objective: float) -> float:
+        """How well the objective F is known from residuals r.
+
+        Each residual y - f carries an error of a few eps * |y| (cancellation
+        when the fit is close), which moves F by |dF/dr_i| = 2 rho' |r_i|
+        times that; F's own sum adds a few eps * F.
+        """
+        abs_y = np.abs(self.y) * self.inv_sigma if self.weighted else np.abs(self.y)
+        abs_r = np.abs(r)
+        if self.loss != "linear":
+            abs_r = abs_r * np.abs(loss_terms(r, self.loss, self.f_scale)[1])
+        return NOISE[0] * float(abs_r @ abs_y) + NOISE[1] * abs(objective)
+
+    def predicted_decrease(self, theta: np.ndarray) -> Stationarity:
+        """What a Gauss-Newton step from theta would still achieve (:class:`Stationarity`).
+
+        The step is over the free parameters not held at a bound by the
+        gradient (the projected gradient: a parameter on its lower bound
+        whose gradient points outward stays there).  With the Gauss-Newton
+        curvature H = 2 J^T W J, W = rho' (1 for the linear loss) and the
+        gradient g = 2 J^T W r, the decrease g^T H^-1 g / 2 is the squared
+        norm of the projection of sqrt(W) r onto the columns of sqrt(W) J.
+        Where the residuals or the Jacobian are not finite the decrease is
+        inf (and LAPACK never sees them).
+        """
+        theta = np.asarray(theta, dtype=float)
+        r, Jr = self.residuals_and_jacobian(theta)
+        if not (np.isfinite(r).all() and np.isfinite(Jr).all()):
+            return Stationarity(math.inf, math.nan, math.inf)
+        objective = self.objective_of(r)
+        noise = self.rounding_level(r, objective)
+        if self.loss == "linear":
+            b, A = r, Jr
+        else:
+            w = np.maximum(loss_terms(r, self.loss, self.f_scale)[1], 0.0)
+            sw = np.sqrt(w)
+            b, A = r * sw, Jr * sw[:, None]
+        g = A.T @ b      # half the gradient of F; its sign is all the bounds need
+        # descent (-g) would leave the box through the bound theta sits on
+        blocked = ((theta <= self.lower) & (g > 0)) | ((theta >= self.upper) & (g < 0))
+        # columns scaled to unit norm: a zero column (a parameter the data do
+        # not see) drops out instead of upsetting the solve
+        norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+        keep = ~blocked & (norms > 0)
+        if not keep.any() or not A.size:
+            return Stationarity(0.0, noise, 0.0)
+        A = A[:, keep] / norms[keep]
+        scaled_step = np.linalg.lstsq(A, b, rcond=None)[0]    # = D s, D the column norms
+        decrease = float(np.sum((A @ scaled_step) ** 2))
+        size = float(np.linalg.norm(norms[keep] * theta[keep]))
+        step = float(np.linalg.norm(scaled_step))
+        relative = step / size if size > 0 else (0.0 if step == 0 else math.inf)
+        return Stationarity(decrease, noise, relative)
+
+    def at_rounding_level(self, theta: np.ndarray) -> bool:
+        """Is theta a minimum as far as rounding lets anyone tell?
+
+        Yes when a Gauss-Newton step would lower F by no more than F's
+        rounding level, or would move the parameters by at most STEP_RTOL
+        (relative, in the column-scaled norm of MINPACK's xtol test): the
+        second covers fits with (nearly) zero residuals, where F falls far
+        below the rounding of the parameters that produce it.
+        """
+        s = self.predicted_decrease(theta)
+        return s.decrease <= s.noise or s.step <= STEP_RTOL
+
+    def nonfinite_text(self, values: np.ndarray) -> str:
+        """Where per-row values (used rows) are not finite: "rows 3, 4 (x = 0.1, 0.2)".
+
+        Rows are numbered as the data rows of the problem (1-based), so that
+        they name the same rows as the input errors of ``FitProblem``.
+        """
+        bad_used = np.flatnonzero(~np.isfinite(values))
+        rows = np.flatnonzero(self.problem.used)[bad_used]
+        word = "row" if rows.size == 1 else "rows"
+        where = f"{word} {_rows_text(rows, 3)}"
+        if len(self.x) == 1 and bad_used.size:
+            name, xs = next(iter(self.x.items()))
+            shown = ", ".join(f"{float(v):.6g}" for v in xs[bad_used[:3]])
+            where += f" ({name} = {shown}{', ...' if bad_used.size > 3 else ''})"
+        return where
 
     # -- progress -----------------------------------------------------
     def report(self, theta: np.ndarray, objective: float | None = None) -> None:
@@ -393,3 +558,34 @@ class Objective:
                 evaluations=self.nfev, solver=self.solver))
         if self.max_iterations is not None and self.iterations >= self.max_iterations:
             raise IterationLimit
+
+
+def _rows_of(x: dict, rows: slice) -> dict:
+    """The predictors over a block of rows (views)."""
+    return {name: values[rows] for name, values in x.items()}
+
+
+def _blocked_core(eval_and_jacobian, x, y, inv_sigma, blocks, free_idx, p):
+    """``Objective._numpy_core``'s core on big data: (f, r, dr/dp over the free
+    columns, r @ r), the model evaluated one block of rows at a time.  Each
+    block is weighed like the whole-array core: r = (y - f) / sigma and
+    dr/dp = J * (-1/sigma), or -J unweighted."""
+    n = y.size
+    f = np.empty(n)
+    r = np.empty(n)
+    Jr = None
+    for rows in blocks:
+        f_b, J_b = eval_and_jacobian(p, _rows_of(x, rows))
+        if free_idx is not None:
+            J_b = J_b[:, free_idx]
+        if Jr is None:
+            # column-major like the models' own Jacobians (and LAPACK)
+            Jr = np.empty((n, J_b.shape[1]), order="F")
+        f[rows] = f_b
+        np.subtract(y[rows], f_b, out=r[rows])
+        if inv_sigma is None:
+            np.negative(J_b, out=Jr[rows])
+        else:
+            r[rows] *= inv_sigma[rows]
+            np.multiply(J_b, (-inv_sigma[rows])[:, None], out=Jr[rows])
+    return f, r, Jr, float(np.dot(r, r))

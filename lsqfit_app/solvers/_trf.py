@@ -17,6 +17,16 @@ _STATUS = {
     -2: "stopped", -1: "nonfinite", 0: "max_evaluations",
     1: "converged", 2: "converged", 3: "converged", 4: "converged",
 }
+#: scipy's status -> our words (its messages name its own arguments)
+_WORDS = {
+    -2: "TRF was stopped from its iteration callback",
+    -1: "TRF could not make progress from the values it was given",
+    0: "TRF reached its limit on function evaluations",
+    1: "the gradient fell below its tolerance",
+    2: "the relative reduction of the objective fell below its tolerance",
+    3: "the relative step fell below its tolerance",
+    4: "the relative reduction of the objective and the relative step fell below their tolerances",
+}
 
 
 def interior_start(theta0: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -47,7 +57,8 @@ def run_trf(obj: Objective, options) -> Outcome:
         ftol=options.ftol, xtol=options.xtol, gtol=options.gtol, x_scale="jac",
         loss=obj.loss, f_scale=obj.f_scale, max_nfev=max_nfev, callback=callback)
     status = _STATUS.get(res.status, "not_converged")
+    words = _WORDS.get(res.status, f"TRF stopped with status {res.status}")
     if not np.all(np.isfinite(res.fun)):
-        return Outcome(obj.best_theta, "nonfinite", res.message)
-    return Outcome(np.asarray(res.x, dtype=float), status, res.message,
+        return Outcome(obj.best_theta, "nonfinite", "TRF ended where the model is not finite")
+    return Outcome(np.asarray(res.x, dtype=float), status, words,
                    extra={"scipy_status": int(res.status)})

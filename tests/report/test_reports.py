@@ -63,7 +63,7 @@ def test_html_report(library_fit, peak_context, tmp_path):
         assert p.name in doc.cells and shown in doc.cells
         assert repr(p.value) in doc.cells  # full-precision table
     assert peak_context.sha256 in text and "peak.csv" in text
-    for word in ("R²", "adjusted R²", "χ²", "reduced χ²", "AICc", "BIC", "RMSE"):
+    for word in ("R²", "adjusted R²", "χ² (weighted SSE)", "reduced χ²", "AICc", "BIC", "RMSE"):
         assert word in doc.cells
     assert result.uncertainty_note in text
     assert "http://" not in path.read_text() and "https://" not in path.read_text()
@@ -169,3 +169,47 @@ def test_context_from_partial_read(formula_fit, tmp_path):
     assert [m.row for m in ctx.masked] == [5, 17]
     assert dict(ctx.columns) == {"x": "t (s)", "y": "signal (V)"}
     assert dict(ctx.versions)["lsqfit-app"]
+
+
+def test_the_weighted_sum_of_squares_is_shown_once(weighted_fit, formula_fit, tmp_path):
+    # with absolute sigma the weighted SSE is the chi-square: one row, not two equal numbers
+    from lsqfit_app.report.content import statistics_rows
+    from lsqfit_app.report.text import format_result
+
+    result, problem = weighted_fit
+    rows = statistics_rows(result)
+    symbols = [r[0] for r in rows]
+    chi2 = result.statistics.chi_squared
+    assert "χ² (weighted SSE)" in symbols and "SSE" not in symbols and "χ²" not in symbols
+    shown = [r[1] for r in rows]
+    assert shown.count(shown[symbols.index("χ² (weighted SSE)")]) == 1
+    assert chi2 == result.statistics.sse
+    text = format_result(result)
+    assert text.count(f"{chi2:.10g}") == 1 and "chi^2 (weighted SSE)" in text
+    plain, _ = formula_fit
+    symbols = [r[0] for r in statistics_rows(plain)]
+    assert "SSE" in symbols and not any("χ²" in s for s in symbols)
+
+
+def test_reports_state_the_conventions(weighted_fit, formula_fit, tmp_path):
+    from lsqfit_app.report.text import format_result
+
+    absolute, problem = weighted_fit
+    path = tmp_path / "w.md"
+    write_report(absolute, problem, path)
+    text = " ".join(path.read_text(encoding="utf-8").split())
+    assert "Conventions:" in text and "normal quantile 1.959964" in text
+    assert "−2 log L = χ² + Σ log(2π σᵢ²), k = free parameters (σ is known)" in text
+    scaled, problem = formula_fit
+    path = tmp_path / "s.html"
+    write_report(scaled, problem, path)
+    doc = _Collector()
+    doc.feed(path.read_text(encoding="utf-8"))
+    text = " ".join(" ".join(doc.text).split())
+    assert f"Student's t quantile with dof = n − p = {scaled.statistics.dof}" in text
+    assert "k = free parameters + 1 (σ² estimated), as in Burnham & Anderson (2002) and " \
+           "R's AIC(lm)" in text
+    assert "SST about the mean when the model has a constant term (free or fixed)" in text
+    plain = " ".join(format_result(scaled).split())
+    assert "Conventions:" in plain and "-2 log L = n log(2pi SSE/n) + n" in plain
+    plain.encode("ascii")     # console text: no symbols a legacy code page cannot print
