@@ -24,6 +24,7 @@ a column they read changes.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -32,6 +33,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lsqfit_app.core.atomic import write_atomic
 from lsqfit_app.core.errors import InputError
 
 #: Reason used when the caller gives none.
@@ -595,7 +597,10 @@ class Table:
         """
         if decimal == delimiter:
             raise InputError("the decimal separator cannot be the delimiter")
-        with open(path, "w", encoding="utf-8", newline="") as fh:
+
+        def write(raw) -> None:
+            # written through a temporary file: a crash keeps the previous CSV
+            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
             header = self.names + (["masked"] if masks else [])
             writer.writerow(header)
@@ -610,6 +615,10 @@ class Table:
             if masks:
                 cols.append([self._reasons[m] for m in self._mask])
             writer.writerows(zip(*cols) if cols else [])
+            fh.flush()
+            fh.detach()  # the atomic writer closes the file itself
+
+        write_atomic(path, write)
 
     def to_xlsx(self, path: str | os.PathLike, *, sheet: str = "Data", masks: bool = False) -> None:
         """Write the table as an XLSX workbook (needs openpyxl).
@@ -636,13 +645,7 @@ class Table:
             cols.append([self._reasons[m] or None for m in self._mask])
         for row in zip(*cols):
             ws.append(list(row))
-        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-        try:
-            wb.save(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        write_atomic(path, wb.save)
 
 
 def _identifier(text: str) -> str:

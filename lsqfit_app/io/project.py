@@ -27,10 +27,10 @@ the file stays strict JSON.
 Loading uses :func:`json.loads` only (never ``eval``, ``pickle`` or imports)
 and validates everything before building anything; a file from a newer
 version, a truncated or corrupted file, or a file that is not a project raises
-:class:`~lsqfit_app.core.errors.InputError` naming the file.  Saving writes a
-temporary file in the same folder, flushes and fsyncs it, then renames it over
-the target with :func:`os.replace`, so a crash leaves either the old or the new
-file, never half of one.
+:class:`~lsqfit_app.core.errors.InputError` naming the file.  Saving goes through
+:func:`lsqfit_app.core.atomic.write_atomic` (a temporary file in the same
+folder, fsync, :func:`os.replace`), so a crash leaves either the old or the new
+file, never half of one, and the next save removes a killed writer's temporary.
 """
 from __future__ import annotations
 
@@ -38,13 +38,13 @@ import base64
 import json
 import math
 import os
-import sys
-import tempfile
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from lsqfit_app.core.atomic import write_text_atomic
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.core.table import Table
 
@@ -244,37 +244,9 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
 
     On any error the previous file at ``path`` is left as it was.
     """
-    target = os.fspath(path)
     text = json.dumps(project_to_dict(project), ensure_ascii=False, allow_nan=False,
                       separators=(",", ":"))
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".~" + os.path.basename(target) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-    if sys.platform != "win32":
-        # make the rename itself durable
-        try:
-            dir_fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+    write_text_atomic(path, text + "\n")
 
 
 def load_project(path: str | os.PathLike) -> Project:
@@ -285,7 +257,10 @@ def load_project(path: str | os.PathLike) -> Project:
     InputError
         For a missing, newer-version, truncated, corrupted or foreign file.
     """
+    from lsqfit_app.io.registry import check_regular_file
+
     source = os.fspath(path)
+    check_regular_file(source, "a project file")
     try:
         with open(source, "rb") as fh:
             raw = fh.read()
@@ -301,6 +276,10 @@ def load_project(path: str | os.PathLike) -> Project:
         raise InputError(f"{source}: not an lsqfit project file (not UTF-8 text)") from None
     if not text.lstrip().startswith("{"):
         raise InputError(f"{source}: not an lsqfit project file")
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise InputError(f"{source}: the project file is corrupted (its objects are nested "
+                         f"more than {MAX_DEPTH} deep)")
     try:
         doc = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
@@ -313,6 +292,38 @@ def load_project(path: str | os.PathLike) -> Project:
     except RecursionError:
         raise InputError(f"{source}: the project file is corrupted (nested too deeply)") from None
     return project_from_dict(doc, source)
+
+
+#: Deepest nesting of objects and lists a project may have (its own are < 10
+#: deep; decoding and validating recurse, so a hostile depth must stop here).
+MAX_DEPTH = 100
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the objects and lists of a JSON text nest (strings left out).
+
+    The strings (the bulk of a project: base64 column data) are removed by
+    one regex pass, so only the brackets are walked in Python.
+    """
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def is_project_head(head: bytes) -> bool:
+    """Do the first bytes of a file look like a project (the format mark)?"""
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return stripped.startswith(b"{") and b'"' + FORMAT.encode() + b'"' in head[:4096]
 
 
 def _refuse_constant(name: str):

@@ -14,6 +14,7 @@ A file that no reader can take, or that a reader refuses, raises
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Callable
 
@@ -165,12 +166,11 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None,
         names the file.
     """
     source = os.fspath(path)
-    if not os.path.exists(source):
-        raise InputError(f"{source}: no such file")
-    if os.path.isdir(source):
-        raise InputError(f"{source}: is a folder, not a data file")
+    check_regular_file(source, "a data file")
     _check_options(source, delimiter=delimiter, decimal=decimal, thousands=thousands,
                    header_rows=header_rows, skip_rows=skip_rows)
+    if encoding is not None:
+        _text.check_encoding(encoding, "--encoding")
     try:
         with open(source, "rb") as fh:
             head = fh.read(4096)
@@ -178,6 +178,11 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None,
         raise InputError(f"{source}: cannot be read ({exc.strerror or exc})") from None
     if not head:
         raise InputError(f"{source}: the file is empty")
+    from lsqfit_app.io.project import SUFFIX, is_project_head
+    if is_project_head(head) or os.path.splitext(source)[1].lower() == SUFFIX:
+        raise InputError(
+            f"{source}: this is an lsqfit-app project (.lsqfit), not a data table; open it "
+            f"in the window with 'lsqfit-app {source}', or give a data file (csv, xlsx, ...)")
     reader = find_reader(source, head)
     if reader.name == "text":
         what = _text.sniff_binary(head[:64])
@@ -195,6 +200,28 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None,
         raise InputError(f"{source}: the file is too large to read into memory") from None
     except OSError as exc:
         raise InputError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+
+
+def check_regular_file(source: str, what: str) -> os.stat_result:
+    """InputError unless ``source`` is a regular file (opening a FIFO would wait forever).
+
+    ``what`` completes "give ...": "a data file", "a project file".
+    """
+    try:
+        st = os.stat(source)
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{source}: is a folder, not {what}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "not a regular file")
+        raise InputError(f"{source}: is {kind}, not a regular file; give {what}")
+    return st
 
 
 def _binary_head(head: bytes) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import math
 import os
 import re
@@ -125,23 +126,66 @@ def sniff_encoding(head: bytes) -> str:
         return "latin-1"
 
 
+def check_encoding(name: str, option: str = "--encoding") -> str:
+    """The codec name, or InputError naming ``option`` when it is no text encoding.
+
+    ``rot13`` (text to text) and ``base64`` (bytes to bytes) are codecs too,
+    but decoding a file with them fails deep inside Python.
+    """
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, TypeError, ValueError):
+        raise InputError(f"{option}: unknown encoding {name!r}") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"{option}: {name!r} is not a text encoding; give one such as "
+                         "utf-8, cp1252, latin-1 or utf-16")
+    return info.name
+
+
+_LINE_BREAK = re.compile(rb"(\r\n|\r|\n)")
+
+
 def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str]:
-    """Decode file bytes; returns (text, encoding used).
+    """Decode file bytes; returns (text, encoding used).  See :func:`decode_with_notes`."""
+    text, used, _notes = decode_with_notes(data, source, encoding)
+    return text, used
+
+
+def decode_with_notes(data: bytes, source: str, encoding: str | None = None
+                      ) -> tuple[str, str, list[str]]:
+    """Decode file bytes; returns (text, encoding used, notes for people).
+
+    A UTF-8 file with a few lines in CP1252 (a line pasted from an old
+    Windows program) keeps its UTF-8 lines right: each line that is not
+    valid UTF-8 is decoded as CP1252 (Latin-1 where CP1252 has no
+    character) and a note names those lines.
 
     Raises
     ------
     InputError
-        When a given encoding cannot decode the file (naming the line), or the
-        content is binary.
+        When a given encoding cannot decode the file (naming the line), is
+        not a text encoding, or the content is binary.
     """
     what = sniff_binary(data[:64])
     if what and encoding is None:
         raise InputError(f"{source}: this is {what}, not a data table")
+    notes: list[str] = []
     if encoding is None:
         encoding = sniff_encoding(data[:65536])
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
+            text = None
+        if text is None or encoding == "cp1252":
+            mixed = _mixed_utf8(data)
+            if mixed is not None:
+                text, bad = mixed
+                encoding = "utf-8"
+                shown = ", ".join(str(n) for n in bad[:10]) + (" ..." if len(bad) > 10 else "")
+                notes.append(f"line{'s' if len(bad) > 1 else ''} {shown} "
+                             f"{'are' if len(bad) > 1 else 'is'} not valid UTF-8 and "
+                             f"{'were' if len(bad) > 1 else 'was'} decoded as CP1252")
+        if text is None:
             encoding = "cp1252"
             try:
                 text = data.decode(encoding)
@@ -149,20 +193,53 @@ def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, 
                 encoding = "latin-1"
                 text = data.decode(encoding)
     else:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise InputError(f"{source}: unknown encoding {encoding!r}") from None
+        check_encoding(encoding, "--encoding")
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
             line = data[:exc.start].count(b"\n") + 1
             raise InputError(f"{source}: line {line} cannot be decoded as {encoding} "
                              f"({exc.reason})") from None
+        except (UnicodeError, ValueError, TypeError) as exc:
+            raise InputError(f"{source}: cannot be decoded as {encoding} ({exc})") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     check_text(text, source)
-    return text, encoding
+    return text, encoding, notes
+
+
+def _mixed_utf8(data: bytes) -> tuple[str, list[int]] | None:
+    """Per-line decoding of a UTF-8 file with some lines in another encoding.
+
+    None unless some line with non-ASCII bytes is valid UTF-8 (then the file
+    is UTF-8 and the others are the odd ones) and some line is not.  Lines
+    are counted like the reader counts them (CR, LF and CRLF end a line).
+    """
+    parts = _LINE_BREAK.split(data)
+    good_utf8 = False
+    bad: list[int] = []
+    out: list[str] = []
+    line = 1
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(part.decode("ascii"))
+            line += 1
+            continue
+        if part.isascii():
+            out.append(part.decode("ascii"))
+            continue
+        try:
+            out.append(part.decode("utf-8"))
+            good_utf8 = True
+        except UnicodeDecodeError:
+            bad.append(line)
+            try:
+                out.append(part.decode("cp1252"))
+            except UnicodeDecodeError:
+                out.append(part.decode("latin-1"))
+    if not good_utf8 or not bad:
+        return None
+    return "".join(out), bad
 
 
 def check_text(text: str, source: str) -> None:
@@ -302,7 +379,9 @@ def to_rows(records: list[Record], kind: Callable[[str], int]) -> list[Row]:
 def _score(rows: list[Row]) -> tuple[int, Layout | None]:
     layout = find_layout(rows)
     if layout is None:
-        return -1, None
+        # below any table, even one whose label column costs more than its
+        # numbers score ("name,y" / "n0,0"): a split with no table is never right
+        return -math.inf, None
     text = sum(rows[k].n_text for k in layout.data)
     return layout.score - 2 * text, layout
 
@@ -490,9 +569,13 @@ def read_text_file(path: str | os.PathLike, *, options: TextOptions = TextOption
             return result
     with open(source, "rb") as fh:
         data = fh.read()
-    text, encoding = decode(data, source, options.encoding)
+    text, encoding, notes = decode_with_notes(data, source, options.encoding)
     del data
-    return read_text(text, source=source, options=options, encoding=encoding, progress=progress)
+    result = read_text(text, source=source, options=options, encoding=encoding,
+                       progress=progress)
+    if notes:
+        result = dataclasses.replace(result, notes=tuple(notes) + result.notes)
+    return result
 
 
 def _try_fast_path(source: str, size: int, options: TextOptions,
@@ -571,12 +654,14 @@ def _sample_dialect(source: str, size: int, head_bytes: int, options: TextOption
     encoding = options.encoding or sniff_encoding(head)
     if encoding.startswith("utf-16") or encoding.startswith("utf-32"):
         return None  # rare for big files; the Python path handles them
+    if options.encoding is None and encoding == "cp1252" and _mixed_utf8(head) is not None:
+        return None  # UTF-8 with a CP1252 line: the Python path decodes line by line
     # cut the samples at line boundaries so no record is split
     head_cut = head[: head.rfind(b"\n") + 1] if size > len(head) else head
     try:
         head_text = head_cut.decode(encoding)
         tail_text = tail[tail.find(b"\n") + 1:].decode(encoding) if size > len(head) else ""
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError, ValueError):
         return None
     if head_text.startswith("\ufeff"):
         head_text = head_text[1:]

@@ -15,6 +15,12 @@ Zip-based formats (.xlsx, .xlsm, .ods) are checked before calamine sees them:
 a file that is not a zip, a broken zip, or one whose members would inflate to
 more than :data:`MAX_UNCOMPRESSED` bytes or by more than :data:`MAX_RATIO`
 (a decompression bomb) is refused, so memory stays bounded.
+
+Every sheet is measured from the file before calamine reads it
+(:mod:`lsqfit_app.io.sheets`): calamine builds one dense grid from the first to
+the last cell, so a lone cell at XFD1048576 would ask for 17 billion cells and
+abort the process.  A sheet whose grid would be far bigger than its cells is
+read cell by cell instead (xlsx), or refused naming the sheet (ods, xls, xlsb).
 """
 from __future__ import annotations
 
@@ -22,11 +28,15 @@ import datetime as _dt
 import itertools
 import os
 import zipfile
+from struct import error as struct_error
 from typing import Callable
+
+from typing import NamedTuple
 
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.io import sheets as _sheets
 from lsqfit_app.core.table import Table, split_unit
 from lsqfit_app.io.build import build_table, default_names
 from lsqfit_app.io.dialect import MAX_PROBLEMS, CellProblem, Dialect, ReadResult
@@ -78,7 +88,118 @@ def check_zip(path: str) -> None:
                          f"more than the limit of {MAX_UNCOMPRESSED}")
 
 
-def _open(path: str):
+class _Book:
+    """A calamine workbook with the sizes of its sheets, measured from the file."""
+
+    def __init__(self, path: str, wb, zipped: bool):
+        self.path = path
+        self.wb = wb
+        self.zipped = zipped
+        self.kind: str | None = None
+        self._extents: dict[str, _sheets.Extent] | None = None
+        self._members: dict[str, str] = {}
+
+    @property
+    def sheet_names(self):
+        return self.wb.sheet_names
+
+    @property
+    def sheets_metadata(self):
+        return self.wb.sheets_metadata
+
+    def _measure(self) -> dict[str, _sheets.Extent]:
+        if self._extents is not None:
+            return self._extents
+        from lsqfit_app.io import ole
+
+        extents: dict[str, _sheets.Extent] = {}
+        if self.zipped:
+            with zipfile.ZipFile(self.path) as zf:
+                names = zf.NameToInfo
+                if "xl/workbook.xml" in names:
+                    self.kind = "xlsx"
+                    self._members = _sheets.xlsx_sheet_members(zf)
+                    for sheet, member in self._members.items():
+                        if member in names:
+                            extents[sheet] = _sheets.xlsx_extent(zf, member)
+                elif "content.xml" in names:
+                    self.kind = "ods"
+                    extents = _sheets.ods_extents(zf)
+                elif "xl/workbook.bin" in names:
+                    self.kind = "xlsb"
+                    members = _xlsb_members(zf)
+                    for sheet, member in members.items():
+                        if member in names:
+                            extents[sheet] = _sheets.xlsb_extent(zf.read(member))
+        else:
+            self.kind = "xls"
+            with open(self.path, "rb") as fh:
+                extents = ole.xls_extents(fh.read())
+        self._extents = extents
+        return extents
+
+    def measure(self) -> None:
+        """Measure every sheet; InputError when the file's structure is broken."""
+        try:
+            self._measure()
+        except (ValueError, KeyError, IndexError, struct_error, zipfile.BadZipFile, EOFError,
+                RecursionError, OSError) as exc:
+            raise InputError(f"{self.path}: cannot read the workbook ({_short(exc)})") from None
+
+    @property
+    def extents(self) -> dict[str, _sheets.Extent]:
+        self.measure()
+        return self._extents
+
+    def extent(self, name: str) -> _sheets.Extent:
+        """The size of sheet ``name``; InputError when the file does not say."""
+        extents = self.extents
+        if name not in extents:
+            raise InputError(f"{self.path}: cannot find the cells of sheet {name!r} "
+                             "in the file, so its size cannot be checked")
+        return extents[name]
+
+    def sparse_cells(self, name: str) -> dict[int, dict[int, object]]:
+        with zipfile.ZipFile(self.path) as zf:
+            return _sheets.read_xlsx_cells(zf, self._members[name])
+
+
+def _xlsb_members(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> member of an xlsb: workbook.bin's BrtBundleSh records and the rels."""
+    import posixpath
+    import struct
+
+    data = zf.read("xl/workbook.bin")
+    targets: dict[str, str] = {}
+
+    def rel_start(name, attrs):
+        if name.rpartition("}")[2] == "Relationship" and "Id" in attrs and "Target" in attrs:
+            targets[attrs["Id"]] = attrs["Target"]
+
+    if "xl/_rels/workbook.bin.rels" in zf.NameToInfo:
+        _sheets._parse_small(zf, "xl/_rels/workbook.bin.rels", rel_start)
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        rtype, pos = _sheets._varint(data, pos, 2)
+        size, pos = _sheets._varint(data, pos, 4)
+        if rtype == 156 and size >= 12:  # BrtBundleSh: state, id, rel id, name
+            body = data[pos:pos + size]
+            off = 8
+            n = struct.unpack_from("<I", body, off)[0]
+            rid = body[off + 4:off + 4 + 2 * n].decode("utf-16-le", "replace")
+            off += 4 + 2 * n
+            n = struct.unpack_from("<I", body, off)[0] if off + 4 <= len(body) else 0
+            name = body[off + 4:off + 4 + 2 * n].decode("utf-16-le", "replace")
+            target = targets.get(rid)
+            if target:
+                path = target[1:] if target.startswith("/") else posixpath.join("xl", target)
+                out[name] = posixpath.normpath(path)
+        pos += size
+    return out
+
+
+def _open(path: str) -> _Book:
     import python_calamine as pc
 
     with open(path, "rb") as fh:
@@ -89,10 +210,18 @@ def _open(path: str):
         suffix = os.path.splitext(path)[1].lower()
         raise InputError(f"{path}: not a valid {suffix or 'workbook'} file "
                          "(neither a zip archive nor an Excel 97-2003 file)")
+    book = _Book(path, None, head.startswith(_ZIP_MAGIC))
+    book.measure()
+    if book.kind in ("xls", "ods"):
+        # calamine reads every sheet of these when it opens the file
+        for name, extent in book.extents.items():
+            if not extent.dense_ok():
+                raise _sheets.too_sparse(path, name, extent)
     try:
-        return pc.CalamineWorkbook.from_path(path)
+        book.wb = pc.CalamineWorkbook.from_path(path)
     except Exception as exc:  # calamine raises its own types and plain ones
         raise InputError(f"{path}: cannot read the workbook ({_short(exc)})") from None
+    return book
 
 
 def _short(exc: BaseException) -> str:
@@ -171,9 +300,29 @@ def _convert(cells: list) -> tuple[np.ndarray, np.ndarray]:
     return values, bad
 
 
-def _rows(raw: list[list], row0: int, lo: int = 0, hi: int | None = None) -> list[Row]:
+class _Grid(NamedTuple):
+    """A sheet's cells as rows.
+
+    ``numbers`` gives each row's 1-based sheet row when the rows are not
+    consecutive from ``row0`` (a sparse sheet: a run of empty rows is one
+    empty row there); None for calamine's dense grid.
+    """
+
+    raw: list
+    row0: int
+    col0: int
+    numbers: list | None = None
+    notes: tuple = ()
+
+
+def _rows(grid: _Grid, lo: int = 0, hi: int | None = None) -> list[Row]:
+    raw = grid.raw
     hi = len(raw) if hi is None else hi
-    return [Row(row0 + i + 1, r, [_kind(c) for c in r]) for i, r in enumerate(raw[lo:hi], lo)]
+    if grid.numbers is None:
+        return [Row(grid.row0 + i + 1, r, [_kind(c) for c in r])
+                for i, r in enumerate(raw[lo:hi], lo)]
+    return [Row(grid.numbers[i], raw[i], [_kind(c) for c in raw[i]])
+            for i in range(lo, min(hi, len(raw)))]
 
 
 def _has_table(rows: list[Row]) -> bool:
@@ -212,30 +361,39 @@ def read_workbook(path: str | os.PathLike, *, sheet: str | int | None = None,
     detected = []
     if sheet is not None:
         name = _resolve_sheet(source, names, sheet)
-        raw, row0, col0 = _load(wb, source, name)
+        grid = _load(wb, source, name)
     else:
         detected.append("sheet")
-        name, raw, row0, col0 = None, [], 0, 0
+        name, grid = None, _Grid([], 0, 0)
+        refused: list[InputError] = []
         for candidate in names:
-            cand_raw, r0, c0 = _load(wb, source, candidate)
-            probe = cand_raw[:EDGE_ROWS]
-            if probe and _has_table(_rows(probe, r0)):
-                name, raw, row0, col0 = candidate, cand_raw, r0, c0
+            try:
+                cand = _load(wb, source, candidate)
+            except InputError as exc:
+                refused.append(exc)  # a later sheet may still hold the table
+                continue
+            probe = _Grid(cand.raw[:EDGE_ROWS], cand.row0, cand.col0, cand.numbers)
+            if probe.raw and _has_table(_rows(probe)):
+                name, grid = candidate, cand
                 break
         if name is None:
+            if refused:
+                raise refused[0]
             raise InputError(f"{source}: no sheet holds a table of numbers "
                              f"(sheets: {', '.join(names) or 'none'})")
+    raw, row0, col0 = grid.raw, grid.row0, grid.col0
     if progress:
         progress(0.5)
     if not raw:
         raise InputError(f"{source}: sheet {name!r} is empty")
     big = None
-    if len(raw) > FULL_SCAN_ROWS and header_rows is None and skip_rows is None:
+    if (len(raw) > FULL_SCAN_ROWS and header_rows is None and skip_rows is None
+            and grid.numbers is None):
         big = _read_big(raw, row0, col0)
     if big is not None:
         table, problems, n_problems, data_rows, n_header, first_number, notes = big
     else:
-        rows = _rows(raw, row0)
+        rows = _rows(grid)
         first_row = None
         if skip_rows is not None:
             first_row = next((i for i, r in enumerate(rows) if r.number > skip_rows), len(rows))
@@ -251,6 +409,7 @@ def read_workbook(path: str | os.PathLike, *, sheet: str | int | None = None,
         if after:
             notes.append(f"rows {after[0].number} to {after[-1].number} after the table "
                          "were not read")
+    notes = list(grid.notes) + list(notes)
     if progress:
         progress(1.0)
     dialect = Dialect(encoding=None, delimiter=None, decimal=".", thousands=None,
@@ -283,15 +442,80 @@ def _resolve_sheet(source: str, names: list[str], sheet: str | int) -> str:
                      f"sheet{'s' if len(names) != 1 else ''}: {', '.join(names)}")
 
 
-def _load(wb, source: str, name: str) -> tuple[list[list], int, int]:
+def _load(book: _Book, source: str, name: str) -> _Grid:
+    """The cells of one sheet: calamine's grid when its size is sane, else sparse."""
+    extent = book.extent(name)
+    if extent.n_cells == 0 and extent.exact:
+        return _Grid([], 0, 0)
+    if not extent.dense_ok():
+        if book.kind != "xlsx":
+            raise _sheets.too_sparse(source, name, extent)
+        try:
+            cells = book.sparse_cells(name)
+        except (ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"{source}: cannot read sheet {name!r} ({_short(exc)})") from None
+        return _sparse_grid(cells)
     try:
-        sh = wb.get_sheet_by_name(name)
+        sh = book.wb.get_sheet_by_name(name)
         raw = sh.to_python()
         start = sh.start
     except Exception as exc:
         raise InputError(f"{source}: cannot read sheet {name!r} ({_short(exc)})") from None
     row0, col0 = (start if start else (0, 0))
-    return raw, row0, col0
+    return _Grid(raw, row0, col0)
+
+
+def _sparse_grid(cells: dict[int, dict[int, object]]) -> _Grid:
+    """Rows of a sparse sheet without its empty space.
+
+    Each run of empty rows becomes one empty row (the layout only asks
+    whether a blank row separates two blocks); each row is as long as its
+    last cell.  When even that holds more than the dense budget (a far
+    column filled on many rows), columns beyond the widest that fits are
+    left out and a note says how many cells that dropped.
+    """
+    if not cells:
+        return _Grid([], 0, 0)
+    order = sorted(cells)
+    col0 = min(min(row) for row in cells.values())
+    widths = [max(cells[r]) - col0 + 1 for r in order]
+    n_cells = sum(len(row) for row in cells.values())
+    budget = _sheets.dense_budget(n_cells)
+    limit = max(widths)
+    if sum(widths) + len(order) > budget:
+        lo, hi = 1, limit  # the widest cut whose grid fits the budget
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if sum(min(w, mid) for w in widths) + len(order) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        limit = lo
+    raw: list[list] = []
+    numbers: list[int] = []
+    dropped = 0
+    prev = None
+    for r, width in zip(order, widths):
+        if prev is not None and r > prev + 1:
+            raw.append([])
+            numbers.append(prev + 2)
+        fields = [""] * min(width, limit)
+        for c, value in cells[r].items():
+            j = c - col0
+            if j < limit:
+                fields[j] = value
+            else:
+                dropped += 1
+        raw.append(fields)
+        numbers.append(r + 1)
+        prev = r
+    notes = ()
+    if dropped:
+        from lsqfit_app.io.build import column_letter
+        notes = (f"{dropped} cell{'s' if dropped != 1 else ''} right of column "
+                 f"{column_letter(col0 + limit - 1)} were not read (the sheet is too sparse "
+                 "to hold as a grid)",)
+    return _Grid(raw, order[0], col0, numbers, notes)
 
 
 def _read_big(raw: list[list], row0: int, col0: int):
@@ -304,11 +528,11 @@ def _read_big(raw: list[list], row0: int, col0: int):
     numeric column is reported like everywhere else.
     """
     n = len(raw)
-    head = _rows(raw, row0, 0, EDGE_ROWS)
+    head = _rows(_Grid(raw, row0, col0), 0, EDGE_ROWS)
     layout = find_layout(head)
     if layout is None or layout.last < len(head) - 3:
         return None
-    tail = _rows(raw, row0, n - EDGE_ROWS, n)
+    tail = _rows(_Grid(raw, row0, col0), n - EDGE_ROWS, n)
     k = len(tail) - 1
     while k >= 0 and tail[k].blank:
         k -= 1

@@ -65,7 +65,8 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
+    # the atomic writer names the file (InputError) instead of a bare OSError
+    with pytest.raises(InputError, match="a.lsqfit.*disk full"):
         save_project(Project(Table({"z": [1.0]})), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["a.lsqfit"]
