@@ -11,8 +11,6 @@ PDFs are laid out with reportlab.  The CLI and the GUI call these functions:
 """
 from __future__ import annotations
 
-import os
-
 import importlib
 
 from lsqfit_app.core.errors import InputError
@@ -48,7 +46,8 @@ def write_report(result, problem, path, context: ReportContext | None = None,
         The problem that was fitted (data, weights, mask, settings).
     path : str or path-like
         Ends in ``.html`` (one self-contained file), ``.pdf`` or ``.md``
-        (Markdown; figures are written as PNG files next to it).
+        (Markdown; figures are PNG files in a folder the report owns,
+        ``<name>_files/``, see :mod:`lsqfit_app.report.markdown`).
     context : ReportContext, optional
         Input file, columns and masks; :meth:`ReportContext.minimal` if None.
     comparison : list of FitResult, optional

@@ -6,19 +6,51 @@ confidence and prediction bands at that x, and whether the row was used in
 the fit (``used``, ``masked`` or ``missing``).  Numbers are written at full
 precision: the shortest round-trip repr in CSV; in XLSX the 16 significant
 digits openpyxl writes (Excel itself shows 15).
+
+Text from the data (headers) is written as text, never as a live formula:
+CSV/TSV cells that start like a formula get OWASP's ' prefix, XLSX cells are
+string cells; characters a format cannot hold become U+FFFD.  The prediction
+band columns name the variance they add (:func:`prediction_note`).  Both
+formats are streamed into the output file, so a million rows never sit in
+memory as text or as cell objects.
 """
 from __future__ import annotations
 
 import csv
 import io
 import math
-import os
+import re
 
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.report.context import clean_text
 
 EXPORT_SUFFIXES = (".csv", ".xlsx")
+#: rows of a worksheet (Excel's limit; a bigger sheet is an invalid file)
+XLSX_MAX_ROWS = 1_048_576
+
+
+#: characters that make a spreadsheet read a cell as a formula (OWASP CSV
+#: injection: = + - @, tab and carriage return), and their full-width forms
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+def formula_risk(text: str) -> bool:
+    """Would a spreadsheet take this text cell for a formula?
+
+    Leading blanks are skipped: some spreadsheets trim them before looking.
+    """
+    return text.startswith(FORMULA_TRIGGERS) or text.lstrip(" \n").startswith(FORMULA_TRIGGERS)
+
+
+def text_cell(text) -> str:
+    """A text cell for CSV or TSV: cleaned, and a formula-looking text prefixed with '.
+
+    The single quote is OWASP's advice against CSV injection: spreadsheets
+    show the text instead of evaluating it.  Numbers never come here (they
+    stay numbers, negative ones included).
+    """
+    text = clean_text(text)
+    return "'" + text if formula_risk(text) else text
 
 
 def _column_title(problem, name: str, first: bool) -> str:
@@ -28,8 +60,27 @@ def _column_title(problem, name: str, first: bool) -> str:
     return name
 
 
-def fit_table(result, problem) -> tuple[list[str], list[list]]:
-    """(header, rows) of the fitted-data table; numbers as floats, NaN for missing."""
+def prediction_note(result) -> str:
+    """What the prediction band at the data rows adds, in words (for headers and notes)."""
+    from lsqfit_app.core import bands
+
+    describe = getattr(bands, "prediction_variance", None)
+    if describe is not None:
+        return describe(result)
+    # an engine without the description: say what this module can see
+    s = result.statistics
+    if not s.weighted:
+        return "residual variance s²"
+    return "each row's own sigma²" if s.absolute_sigma else "s² × each row's own sigma²"
+
+
+def fit_table(result, problem) -> tuple[list[str], list[np.ndarray]]:
+    """(header, columns) of the fitted-data table.
+
+    Columns are float arrays (NaN where missing) except the last, the row
+    status as text; the header is the column titles as given (not yet made
+    safe for a format: the writers do that).
+    """
     from lsqfit_app.core.bands import band
 
     names = list(problem.x)
@@ -50,102 +101,155 @@ def fit_table(result, problem) -> tuple[list[str], list[list]]:
         except Exception:
             lo, hi = nan, nan
         bands += [lo, hi]
+    added = prediction_note(result)
     header += ["fitted", "residual", "standardized residual", "confidence lower 95%",
-               "confidence upper 95%", "prediction lower 95%", "prediction upper 95%", "status"]
+               "confidence upper 95%", f"prediction lower 95% (adds {added})",
+               f"prediction upper 95% (adds {added})", "status"]
     columns += [result.fitted, result.residuals, result.standardized_residuals, *bands]
+    columns = [np.asarray(c, dtype=float) for c in columns]
     used = np.asarray(result.used, dtype=bool)
     masked = np.asarray(problem.excluded, dtype=bool)
-    status = np.where(used, "used", np.where(masked, "masked", "missing"))
-    rows = []
-    for i in range(n):
-        rows.append([float(c[i]) for c in columns] + [str(status[i])])
-    return header, rows
+    columns.append(np.where(used, "used", np.where(masked, "masked", "missing")))
+    return header, columns
 
 
-def _csv_cell(v) -> str:
-    if isinstance(v, str):
-        return v
-    return repr(v) if math.isfinite(v) else ""
+def _csv_numbers(column: np.ndarray) -> list[str]:
+    # shortest round-trip repr; empty where missing
+    return [repr(v) if v == v and v not in (math.inf, -math.inf) else ""
+            for v in column.tolist()]
+
+
+#: rows per block when writing CSV: bounds the Python strings alive at once
+_CSV_BLOCK = 50_000
 
 
 def export_fit(result, problem, path) -> None:
     """Write the fitted data as .csv or .xlsx, by suffix.
+
+    Header cells that a spreadsheet would take for a formula are written as
+    text ('-prefixed in CSV, string cells in XLSX); characters a format
+    cannot hold become U+FFFD.
 
     Raises
     ------
     InputError
         Unknown suffix, or the file cannot be written.
     """
-    from lsqfit_app.report.files import checked_suffix, write_bytes_atomic, write_text_atomic
+    from lsqfit_app.core.atomic import write_atomic
+    from lsqfit_app.report.files import checked_suffix
 
     path, suffix = checked_suffix(path, EXPORT_SUFFIXES, "export fitted data to")
-    header, rows = fit_table(result, problem)
+    if suffix == ".xlsx" and problem.n + 1 > XLSX_MAX_ROWS:
+        raise InputError(f"cannot export fitted data to {path!r}: it has {problem.n:,} rows and "
+                         f"a worksheet holds at most {XLSX_MAX_ROWS - 1:,} below its header; "
+                         "export to .csv instead")
+    header, columns = fit_table(result, problem)
+    # streamed into the temporary file: a big export never sits in memory whole
     if suffix == ".csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([_csv_cell(v) for v in row])
-        write_text_atomic(path, buf.getvalue())
-        return
-    write_bytes_atomic(path, _xlsx_bytes(header, rows, result))
+        write_atomic(path, lambda fh: _write_csv(fh, header, columns))
+    else:
+        write_atomic(path, lambda fh: _write_xlsx(fh, header, columns, result))
 
 
-def _xlsx_bytes(header, rows, result) -> bytes:
+def _write_csv(fh, header, columns) -> None:
+    out = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+    # every header cell quoted: the csv module quotes a field only for the
+    # delimiter, quotes or "\n", so a header holding "\r" would end the row
+    # for readers; quoting is also OWASP's advice for text cells
+    csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(
+        [text_cell(h) for h in header])
+    writer = csv.writer(out, lineterminator="\n")
+    n = len(columns[0]) if columns else 0
+    for start in range(0, n, _CSV_BLOCK):
+        block = slice(start, start + _CSV_BLOCK)
+        cells = [_csv_numbers(c[block]) for c in columns[:-1]]
+        cells.append([text_cell(v) for v in columns[-1][block].tolist()])
+        writer.writerows(zip(*cells))
+    out.flush()
+    out.detach()  # the caller owns fh
+
+
+def _write_xlsx(fh, header, columns, result) -> None:
+    # write-only mode streams rows to the file: a million rows never become
+    # a million Cell objects
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "fitted data"
-    ws.append(header)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        # empty cells, not NaN: spreadsheets have no NaN
-        ws.append([None if isinstance(v, float) and not math.isfinite(v) else v for v in row])
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+
+    def text(ws, value, font=None):
+        """A string cell, never a formula (openpyxl would make "=..." one)."""
+        cell = WriteOnlyCell(ws, clean_text(value))
+        cell.data_type = "s"
+        if formula_risk(cell.value):
+            cell.quotePrefix = True  # Excel keeps it text when the cell is edited
+        if font is not None:
+            cell.font = font
+        return cell
+
+    def value(ws, v):
+        if isinstance(v, str):
+            return text(ws, v)
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return None  # empty cells, not NaN: spreadsheets have no NaN
+        return v
+
+    ws = wb.create_sheet("fitted data")
     ws.freeze_panes = "A2"
+    from openpyxl.utils import get_column_letter
+
     for i, title in enumerate(header, start=1):
-        ws.column_dimensions[ws.cell(1, i).column_letter].width = max(12, min(28, len(title) + 2))
+        ws.column_dimensions[get_column_letter(i)].width = max(12, min(28, len(title) + 2))
+    ws.append([text(ws, h, bold) for h in header])
+    numbers, status = columns[:-1], columns[-1]
+    for start in range(0, len(status), _CSV_BLOCK):
+        block = slice(start, start + _CSV_BLOCK)
+        for row in zip(*(c[block].tolist() for c in numbers), status[block].tolist()):
+            ws.append([value(ws, v) for v in row])
     ps = wb.create_sheet("parameters")
-    for line in copy_results_tsv(result).split("\n"):
-        ps.append([_number_or_text(c) for c in line.split("\t")] if line else [])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    for row in results_rows(result):
+        ps.append([value(ps, v) for v in row])
+    notes = wb.create_sheet("notes")
+    for line in export_notes(result):
+        notes.append([text(notes, line)])
+    wb.save(fh)
 
 
-def _number_or_text(text: str):
-    try:
-        return float(text)
-    except ValueError:
-        return text
+def export_notes(result) -> list[str]:
+    """Sentences that explain the exported columns."""
+    added = prediction_note(result)
+    return [
+        "fitted: the model at each row's x with the fitted parameters; residual = y - fitted; "
+        "standardized residual = residual / (sigma * sqrt(s²)) as the fit weighted it.",
+        "confidence lower/upper 95%: the fitted value ± q·sqrt(gᵀCg), the uncertainty of the "
+        "curve itself (C the parameter covariance, g the gradient at the row).",
+        f"prediction lower/upper 95%: the fitted value ± q·sqrt(gᵀCg + v), where v is the "
+        f"{added}: the range for a new observation at that row.",
+        "status: used (fitted), masked (left out by the user) or missing (no number).",
+    ]
 
 
-def _tsv_number(v) -> str:
+def _number(v):
+    """A finite float, or None (empty) for undefined values."""
     if v is None:
-        return ""
+        return None
     v = float(v)
-    return repr(v) if math.isfinite(v) else ""
+    return v if math.isfinite(v) else None
 
 
-def copy_results_tsv(result) -> str:
-    """Parameters and statistics as tab-separated text that pastes as a table.
-
-    Numbers are full-precision plain decimals (``repr``), empty where
-    undefined, so a spreadsheet reads them as numbers in any locale that
-    uses a decimal point.
-    """
-    lines = ["\t".join(("parameter", "value", "std error", "ci95 lower", "ci95 upper", "t", "p",
-                        "fixed", "at bound"))]
+def results_rows(result) -> list[list]:
+    """Parameters and statistics as rows of text, numbers and None (empty)."""
+    rows: list[list] = [["parameter", "value", "std error", "ci95 lower", "ci95 upper", "t", "p",
+                         "fixed", "at bound"]]
     for p in result.parameters:
-        lines.append("\t".join((p.name, _tsv_number(p.value),
-                                "" if p.fixed else _tsv_number(p.stderr),
-                                _tsv_number(p.ci95[0]), _tsv_number(p.ci95[1]),
-                                _tsv_number(p.t_value), _tsv_number(p.p_value),
-                                "yes" if p.fixed else "no", "yes" if p.at_bound else "no")))
+        rows.append([str(p.name), _number(p.value), None if p.fixed else _number(p.stderr),
+                     _number(p.ci95[0]), _number(p.ci95[1]), _number(p.t_value),
+                     _number(p.p_value), "yes" if p.fixed else "no",
+                     "yes" if p.at_bound else "no"])
     s = result.statistics
-    lines += ["", "statistic\tvalue"]
+    rows += [[], ["statistic", "value"]]
     stats = [("n", s.n), ("n used", s.n_used), ("free parameters", s.n_free), ("dof", s.dof),
              ("SSE", s.sse), ("RMSE", s.rmse), ("residual SD", s.residual_sd),
              ("R^2", s.r_squared), ("adjusted R^2", s.adj_r_squared)]
@@ -153,5 +257,23 @@ def copy_results_tsv(result) -> str:
         stats += [("chi^2", s.chi_squared), ("reduced chi^2", s.reduced_chi_squared)]
     stats += [("AIC", s.aic), ("AICc", s.aicc), ("BIC", s.bic)]
     for name, v in stats:
-        lines.append(f"{name}\t{v if isinstance(v, int) else _tsv_number(v)}")
-    return "\n".join(lines) + "\n"
+        rows.append([name, int(v) if isinstance(v, (int, np.integer)) else _number(v)])
+    return rows
+
+
+def copy_results_tsv(result) -> str:
+    """Parameters and statistics as tab-separated text that pastes as a table.
+
+    Numbers are full-precision plain decimals (``repr``), empty where
+    undefined, so a spreadsheet reads them as numbers in any locale that
+    uses a decimal point; text that looks like a formula is '-prefixed.
+    """
+    def cell(v) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, str):
+            # a tab or newline inside would split the pasted table
+            return text_cell(v).replace("\t", " ").replace("\n", " ").replace("\r", " ")
+        return repr(v)
+
+    return "".join("\t".join(cell(v) for v in row) + "\n" for row in results_rows(result))

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.report.files import checked_suffix
+from lsqfit_app.report.mathtext import label_text
 
 KINDS = ("fit", "residuals", "fit_residuals", "distribution", "history", "comparison")
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -72,11 +73,11 @@ def _primary_x(problem) -> tuple[str, np.ndarray]:
 def _x_label(problem) -> str:
     labels = dict(problem.labels or {})
     name = next(iter(problem.x))
-    return str(labels.get("x", name))
+    return label_text(labels.get("x", name))
 
 
 def _y_label(problem) -> str:
-    return str(dict(problem.labels or {}).get("y", "y"))
+    return label_text(dict(problem.labels or {}).get("y", "y"))
 
 
 def _single_predictor(problem) -> bool:
@@ -96,11 +97,80 @@ def dense_x(problem, count: int = 600) -> np.ndarray:
 
 
 def _markers(n: int) -> dict:
-    if n > 5000:
-        return {"ms": 1.5, "alpha": 0.5, "rasterized": True}
     if n > 500:
         return {"ms": 2.5}
     return {"ms": 4}
+
+
+#: above this many points a scatter is drawn reduced (see :func:`scatter_points`)
+REDUCE_ABOVE = 4000
+#: pixel columns of the reduction: more than a report figure has at 150 dpi
+COLUMNS = 1000
+#: density-image bins (columns, rows) behind a reduced scatter
+DENSITY_BINS = (400, 160)
+
+
+def column_extremes(x, y, columns: int = COLUMNS) -> np.ndarray:
+    """Indices of the lowest and highest finite y in each of ``columns`` x bins.
+
+    A min/max decimation: a plot of these points has the same envelope as
+    one of all points at any resolution up to ``columns`` pixels across, so
+    every outlier stays visible.  Sorted, without duplicates; all finite
+    points when there are few.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if idx.size <= 2 * columns:
+        return idx
+    xf, yf = x[idx], y[idx]
+    lo, hi = float(xf.min()), float(xf.max())
+    if hi > lo:
+        col = np.minimum(((xf - lo) * (columns / (hi - lo))).astype(np.intp), columns - 1)
+    else:
+        col = np.zeros(xf.size, dtype=np.intp)
+    del xf
+    order = np.lexsort((yf, col))
+    c_sorted = col[order]
+    first = np.flatnonzero(np.r_[True, c_sorted[1:] != c_sorted[:-1]])
+    last = np.r_[first[1:], order.size] - 1
+    return idx[np.unique(np.concatenate([order[first], order[last]]))]
+
+
+def _draw_points(ax, x, y, *, marker="o", color=DATA, label=None, zorder=3, **style) -> None:
+    """A scatter of any size, drawn from a faithful reduction when it is big.
+
+    Up to :data:`REDUCE_ABOVE` points are plotted as they are.  More are
+    drawn as a density image of all points (a 2-D histogram, raster) with the
+    lowest and highest point of every pixel column on top, so the bulk, the
+    envelope and the outliers show while the figure stays small.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    finite = np.isfinite(x) & np.isfinite(y)
+    n = int(np.count_nonzero(finite))
+    hollow = {"mfc": "white", "mew": 0.9} if marker == "o" else {"mew": 1.0}
+    if n <= REDUCE_ABOVE:
+        ax.plot(x, y, marker, color=color, label=label, zorder=zorder, ls="none",
+                **{**hollow, **style})
+        return
+    xf, yf = x[finite], y[finite]
+    x0, x1, y0, y1 = float(xf.min()), float(xf.max()), float(yf.min()), float(yf.max())
+    if x1 <= x0:
+        x0, x1 = x0 - 0.5, x1 + 0.5
+    if y1 <= y0:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+    counts, _, _ = np.histogram2d(xf, yf, bins=DENSITY_BINS, range=((x0, x1), (y0, y1)))
+    del xf, yf
+    from matplotlib.colors import LinearSegmentedColormap, LogNorm
+
+    cmap = LinearSegmentedColormap.from_list("density", ["#d9d9d9", color])
+    ax.imshow(np.ma.masked_equal(counts.T, 0), origin="lower", extent=(x0, x1, y0, y1),
+              aspect="auto", interpolation="nearest", cmap=cmap,
+              norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))), zorder=zorder - 1)
+    keep = column_extremes(x, y)
+    ax.plot(x[keep], y[keep], marker, color=color, label=label, zorder=zorder, ls="none",
+            ms=1.8 if marker == "o" else 3.5, **hollow)
 
 
 def _draw_data(ax, problem, result, *, errorbars: bool = True) -> None:
@@ -108,17 +178,16 @@ def _draw_data(ax, problem, result, *, errorbars: bool = True) -> None:
     y = problem.y
     used = np.asarray(result.used, dtype=bool)
     masked = np.asarray(problem.excluded, dtype=bool)
-    style = _markers(int(used.sum()))
-    if errorbars and problem.weighting == "sigma" and used.sum() <= 2000:
+    n_used = int(used.sum())
+    style = _markers(n_used)
+    if errorbars and problem.weighting == "sigma" and n_used <= 2000:
         ax.errorbar(x[used], y[used], yerr=problem.sigma[used], fmt="o", color=DATA,
                     ecolor="#777777", elinewidth=0.7, capsize=0, mfc="white", mew=0.9,
                     label="data (±σ)", zorder=3, **style)
     else:
-        ax.plot(x[used], y[used], "o", color=DATA, mfc="white", mew=0.9, label="data",
-                zorder=3, **style)
+        _draw_points(ax, x[used], y[used], label="data", **style)
     if masked.any():
-        ax.plot(x[masked], y[masked], "x", color=MASKED, ms=5, mew=1.0, label="masked",
-                zorder=3)
+        _draw_points(ax, x[masked], y[masked], marker="x", color=MASKED, label="masked", ms=5)
 
 
 def _safe_band(result, xd, kind):
@@ -139,7 +208,7 @@ def draw_fit(ax, result, problem) -> None:
     if not _single_predictor(problem):
         used = np.asarray(result.used, dtype=bool)
         f = result.fitted
-        ax.plot(f[used], problem.y[used], "o", color=DATA, mfc="white", ms=4, label="data")
+        _draw_points(ax, f[used], problem.y[used], label="data", **_markers(int(used.sum())))
         lim = [np.nanmin(f[used]), np.nanmax(f[used])]
         ax.plot(lim, lim, "-", color=FIT, lw=1.4, label="y = fitted")
         ax.set_xlabel("fitted value")
@@ -176,17 +245,30 @@ def _legend_data_first(ax) -> None:
 
 def _tidy_limits(ax, problem, result) -> None:
     """Keep the y range on the data: bands of poorly determined fits can explode."""
-    y = problem.y[np.isfinite(problem.y)]
-    f = result.fitted[np.isfinite(result.fitted)]
-    vals = np.concatenate([y, f]) if f.size else y
-    if vals.size:
-        lo, hi = float(vals.min()), float(vals.max())
+    # min/max of each array (no concatenated copies of big data)
+    ends = [_finite_range(problem.y), _finite_range(result.fitted)]
+    ends = [e for e in ends if e is not None]
+    if ends:
+        lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
         if problem.weighting == "sigma":
-            s = problem.sigma[np.isfinite(problem.sigma)]
-            if s.size:
-                lo, hi = lo - float(s.max()), hi + float(s.max())
+            s = _finite_range(problem.sigma)
+            if s is not None:
+                lo, hi = lo - s[1], hi + s[1]
         pad = 0.08 * (hi - lo if hi > lo else max(abs(hi), 1.0))
         ax.set_ylim(lo - pad, hi + pad)
+
+
+def _finite_range(values) -> tuple[float, float] | None:
+    with np.errstate(all="ignore"):
+        lo, hi = np.nanmin(values, initial=np.inf), np.nanmax(values, initial=-np.inf)
+    lo = float(lo) if np.isfinite(lo) else None
+    hi = float(hi) if np.isfinite(hi) else None
+    if lo is None or hi is None:
+        # infinities among the values: take the finite ones only
+        v = np.asarray(values, dtype=float)
+        v = v[np.isfinite(v)]
+        return (float(v.min()), float(v.max())) if v.size else None
+    return lo, hi
 
 
 def draw_residuals(ax, result, problem) -> None:
@@ -205,11 +287,10 @@ def draw_residuals(ax, result, problem) -> None:
         ax.errorbar(x[used], r[used], yerr=problem.sigma[used], fmt="o", color=DATA,
                     ecolor="#777777", elinewidth=0.7, mfc="white", mew=0.9, zorder=3, **style)
     else:
-        ax.plot(x[used], r[used], "o", color=DATA, mfc="white", mew=0.9, zorder=3, **style)
+        _draw_points(ax, x[used], r[used], **style)
     masked = np.asarray(problem.excluded, dtype=bool) & np.isfinite(r)
     if masked.any():
-        ax.plot(x[masked], r[masked], "x", color=MASKED, ms=5, mew=1.0, zorder=3,
-                label="masked")
+        _draw_points(ax, x[masked], r[masked], marker="x", color=MASKED, label="masked", ms=5)
         ax.legend(loc="best")
     ax.set_ylabel("residual  y − f")
 
@@ -232,13 +313,39 @@ def draw_distribution(ax_hist, ax_qq, result) -> None:
     ax_hist.set_xlabel("standardized residual")
     ax_hist.set_ylabel("density")
     ax_hist.legend(loc="upper right")
-    (osm, osr), (slope, intercept, _) = stats.probplot(z, dist="norm")
-    ax_qq.plot(osm, osr, "o", color=DATA, mfc="white", ms=3.5, mew=0.8)
+    osm, osr = qq_points(z)
+    ax_qq.plot(osm, osr, "o", color=DATA, mfc="white", ms=3.5 if z.size <= REDUCE_ABOVE else 2.0,
+               mew=0.8)
     ends = np.array([osm.min(), osm.max()])
     ax_qq.plot(ends, ends, "-", color=FIT, lw=1.2, label="y = x")
     ax_qq.set_xlabel("normal quantile")
     ax_qq.set_ylabel("standardized residual")
     ax_qq.legend(loc="upper left")
+
+
+def qq_points(z, tails: int = 200, middle: int = 1600) -> tuple[np.ndarray, np.ndarray]:
+    """(normal quantiles, sorted values) of a normal Q-Q plot, at most ~2*tails+middle points.
+
+    The theoretical quantiles are the normal quantiles of Filliben's order
+    statistic medians, as :func:`scipy.stats.probplot` uses.  Small samples
+    give every point; big ones every point of both tails (where outliers
+    are) and evenly spaced ranks in between, which a figure cannot tell
+    from all of them.
+    """
+    from scipy import stats
+
+    z = np.sort(np.asarray(z, dtype=float))
+    n = z.size
+    if n <= 2 * tails + middle:
+        ranks = np.arange(n)
+    else:
+        ranks = np.unique(np.concatenate([np.arange(tails), np.arange(n - tails, n),
+                                          np.linspace(tails, n - tails - 1, middle).round()
+                                          .astype(np.intp)]))
+    last = 0.5 ** (1.0 / n)
+    m = (ranks + 1 - 0.3175) / (n + 0.365)
+    m = np.where(ranks == n - 1, last, np.where(ranks == 0, 1.0 - last, m))
+    return stats.norm.ppf(m), z[ranks]
 
 
 def draw_history(ax, result) -> None:
@@ -291,7 +398,7 @@ def draw_comparison(ax, results, problem) -> None:
             if len({x.model_name for x in results}) == 1:
                 label = r.solver
             ax.plot(xd, yd, color=CYCLE[i % len(CYCLE)], lw=1.4,
-                    ls=("-", "--", ":", "-.")[i // len(CYCLE) % 4], label=label)
+                    ls=("-", "--", ":", "-.")[i // len(CYCLE) % 4], label=label_text(label))
         ax.set_xlabel(_x_label(problem))
         _tidy_limits(ax, problem, base)
     ax.set_ylabel(_y_label(problem))
@@ -346,19 +453,45 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
     return buf.getvalue()
 
 
+def _prediction_words(result, problem) -> str:
+    """Which variance the drawn prediction band adds, as a caption sentence."""
+    from lsqfit_app.core import bands
+
+    describe = getattr(bands, "prediction_variance", None)
+    if describe is None or not _single_predictor(problem):
+        return ""
+    try:
+        words = describe(result, {next(iter(problem.x)): dense_x(problem)})
+    except Exception:  # a caption must not stop a report
+        return ""
+    return f" The prediction band adds the {words} to the variance of the curve."
+
+
 def report_figures(result, problem, comparison=None) -> list[tuple[str, str, Figure]]:
     """(key, caption, figure) for a report, in reading order."""
+    n_used = int(np.count_nonzero(result.used))
+    reduced = ""
+    if n_used > REDUCE_ABOVE:
+        reduced = (f" The {n_used:,} points are drawn as a density shading (darker: more points) "
+                   "with the lowest and highest point of each pixel column marked, so outliers "
+                   "stay visible.")
+    if problem.weighting == "sigma" and n_used > 2000:
+        reduced += " Error bars are left out for more than 2,000 points."
     figs = [
         ("fit", "Data with the fitted curve, its 95 % confidence band (shaded) and the 95 % "
-         "prediction band for new points (dashed)." + (" Error bars are ±σ."
-                                                       if problem.weighting == "sigma" else "")
-         + (" Crosses are masked points (not fitted)." if np.any(problem.excluded) else ""),
+         "prediction band for new points (dashed)." + _prediction_words(result, problem)
+         + (" Error bars are ±σ." if problem.weighting == "sigma" and n_used <= 2000 else "")
+         + (" Crosses are masked points (not fitted)." if np.any(problem.excluded) else "")
+         + reduced,
          make_figure(result, problem, "fit")),
         ("residuals", "Residuals y − f of the fitted points"
-         + (" (error bars ±σ)." if problem.weighting == "sigma" else "."),
+         + (" (error bars ±σ)." if problem.weighting == "sigma" and n_used <= 2000 else ".")
+         + reduced,
          make_figure(result, problem, "residuals")),
         ("distribution", "Standardized residuals: histogram with the standard normal density, "
-         "and a normal Q-Q plot (points on the line mean normally distributed residuals).",
+         "and a normal Q-Q plot (points on the line mean normally distributed residuals)."
+         + (" The Q-Q plot shows every point of both tails and evenly spaced ranks between."
+            if n_used > 2 * 200 + 1600 else ""),
          make_figure(result, problem, "distribution")),
         ("history", "Objective (weighted sum of squared residuals) per iteration of the "
          f"{result.solver} solver, log scale.", make_figure(result, problem, "history")),

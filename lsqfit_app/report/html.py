@@ -12,6 +12,7 @@ import base64
 import html
 
 from lsqfit_app.report import content as C
+from lsqfit_app.report.context import clean_text
 from lsqfit_app.report.figures import figure_bytes, report_figures
 from lsqfit_app.report.files import write_text_atomic
 from lsqfit_app.report.mathtext import formula_math, render_lines
@@ -55,7 +56,7 @@ footer { color: var(--muted); font-size: .85em; margin-top: 2em; border-top: 1px
 
 
 def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clean_text(text), quote=True)
 
 
 def _data_uri(data: bytes, mime: str) -> str:

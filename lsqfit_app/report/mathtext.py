@@ -11,6 +11,7 @@ formula.
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
 
@@ -25,6 +26,42 @@ _FUNC = {"exp": r"\exp", "log": r"\ln", "log10": r"\log_{10}", "sin": r"\sin", "
          "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "erf": r"\mathrm{erf}",
          "erfc": r"\mathrm{erfc}"}
 _TRAILING_DIGITS = re.compile(r"^(.*?[A-Za-z])(\d+)$")
+
+
+@functools.lru_cache(maxsize=512)
+def is_valid_math(text: str) -> bool:
+    """True when matplotlib would typeset ``text`` as math and can parse it.
+
+    matplotlib treats a string with an even, non-zero number of unescaped
+    ``$`` as mathtext and raises while drawing when it does not parse, which
+    would stop every report over one odd column header.
+    """
+    from matplotlib import cbook
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    if not cbook.is_math_text(text):
+        return False
+    try:
+        MathTextParser("path").parse(text, dpi=72, prop=FontProperties(size=9))
+    except Exception:  # any parse or layout error: the text is not usable math
+        return False
+    return True
+
+
+def label_text(text) -> str:
+    """A header, unit or name as matplotlib text: math only when it is valid math.
+
+    Anything else has each ``$`` escaped as ``\\$``, which matplotlib shows as a
+    plain ``$`` (so ``a$b``, ``$$`` and ``$\\frac{$`` read as typed).
+    """
+    from lsqfit_app.report.context import clean_text
+
+    # controls have no glyph (a warning each) and surrogates stop the drawing
+    text = clean_text(text).replace("\t", " ").replace("\r", " ")
+    if "$" not in text or is_valid_math(text):
+        return text
+    return text.replace("$", r"\$")
 
 
 def name_to_math(name: str) -> str:

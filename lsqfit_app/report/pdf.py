@@ -17,6 +17,7 @@ import io
 import os
 
 from lsqfit_app.report import content as C
+from lsqfit_app.report.context import clean_text
 from lsqfit_app.report.figures import figure_bytes, report_figures
 from lsqfit_app.report.files import write_bytes_atomic
 from lsqfit_app.report.mathtext import formula_math, render_lines
@@ -90,7 +91,7 @@ def _p(text, style):
     from reportlab.platypus import Paragraph
     from xml.sax.saxutils import escape
 
-    return Paragraph(escape(str(text)), style)
+    return Paragraph(escape(clean_text(text)), style)
 
 
 def _table(t: C.TableData, st, col_widths=None, mono_cols=()):
@@ -285,7 +286,8 @@ def write_pdf(result, problem, path, context, comparison=None) -> None:
         canvas.saveState()
         canvas.setFont(st["small"].fontName, 7.5)
         canvas.setFillColor(st["small"].textColor)
-        canvas.drawString(margin, 10 * mm, f"{context.title} — {source} — {result.model_name}"[:120])
+        canvas.drawString(margin, 10 * mm, clean_text(
+            f"{context.title} — {source} — {result.model_name}"[:120]).replace("\n", " "))
         canvas.drawRightString(A4[0] - margin, 10 * mm, f"page {doc_.page}")
         canvas.restoreState()
 

@@ -9,7 +9,8 @@ way lsqfit-app does:
     C = (J_w^T J_w)^-1 * s2,   s2 = 1 (absolute sigma) or objective/dof,
 
 with J_w the Jacobian of the weighted residuals over the free parameters that
-are not at a bound (times sqrt(rho') under a robust loss, as IRLS does).
+are not at a bound; under a robust loss s2 is Huber's factor E[psi^2]/E[psi']^2
+at a robust scale (core/losses.py).
 
 The numpy code is generated from the *expression tree* of the already
 validated formula (:mod:`lsqfit_app.models.expression`), never from the text
@@ -21,9 +22,11 @@ with a finite-difference Jacobian.
 """
 from __future__ import annotations
 
+import ast
 import keyword
 import math
 import os
+import unicodedata
 
 import numpy as np
 
@@ -38,13 +41,61 @@ _LOCAL = {"np", "special", "p", "_n", "_columns", "_c", "voigt_peak", "model", "
 _MODULE = _LOCAL | {
     "y", "sigma", "used", "EXCLUDED", "ABSOLUTE_SIGMA", "free", "x_u", "y_u", "s_u", "fit", "r",
     "z", "rho", "drho", "objective", "n_free", "dof", "at_bound", "active", "J", "scale", "sv",
-    "vt", "cov_active", "s2", "stderr", "theta0", "RHO", "NAMES", "START", "FIXED",
+    "vt", "cov_active", "s2", "factor", "psi", "robust_scale", "psi_moments", "s", "e_psi2",
+    "e_dpsi", "stderr", "theta0", "RHO", "NAMES", "START", "FIXED",
     "FIXED_VALUES", "LOWER", "UPPER", "LOSS", "F_SCALE", "nan", "residuals",
     "residual_jacobian", "full", "least_squares", "name", "value", "err", "is_fixed", "bound",
-    "note", "near", "theta"}
+    "note", "near", "theta", "DATA_FILE", "SHEET", "DATA_SHA256", "COLUMNS", "MADE_BY",
+    "MADE_ON", "MODEL", "FORMULA", "LSQFIT_SETTINGS"}
+
+#: the script's docstring: fixed text, never anything from the data or the user
+_DOCSTRING = """Reproduces an lsqfit-app fit with numpy and scipy only.
+
+Where the data came from, the model and the settings of the fit are the
+constants DATA_FILE ... LSQFIT_SETTINGS below.
+Run: python this_script.py
+"""
 
 # Precedence for printing Python code (higher binds tighter).
 _ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5
+
+
+def py_literal(value) -> str:
+    """Python source for a literal: the one way text enters a generated script.
+
+    Strings are written with ``repr``, which escapes every character that is
+    not printable (newlines, U+2028/U+2029, bidi controls, lone surrogates
+    from undecodable file names), so a literal is always one line that reads
+    back as exactly ``value``.  Containers (list, tuple, dict) and None,
+    bool, int and finite floats are written the same way, recursively.
+    """
+    if value is None or isinstance(value, bool):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = repr(str(value))
+    elif isinstance(value, (int, np.integer)):
+        text = repr(int(value))
+    elif isinstance(value, (float, np.floating)) and math.isfinite(value):
+        text = repr(float(value))
+    elif isinstance(value, (list, tuple)):
+        items = [py_literal(v) for v in value]
+        if isinstance(value, tuple):
+            text = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        else:
+            text = "[" + ", ".join(items) + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{py_literal(k)}: {py_literal(v)}"
+                               for k, v in value.items()) + "}"
+    else:
+        raise InputError(f"cannot write {type(value).__name__} {value!r} into a script")
+    if not text.isprintable():  # repr never gives this; a guard against future edits
+        raise InputError(f"cannot write {value!r} into a script as one line")
+    return text
+
+
+def _identifier_key(name: str) -> str:
+    # Python compares identifiers after NFKC normalization ("ﬁ" is "fi")
+    return unicodedata.normalize("NFKC", name)
 
 
 class _Namer:
@@ -52,15 +103,22 @@ class _Namer:
 
     def __init__(self, params, predictors):
         self.map = {}
-        for n in list(predictors) + list(params):
+        taken: set[str] = set()
+        for i, n in enumerate(list(predictors) + list(params)):
             reserved = _MODULE if n in predictors else _LOCAL
-            safe = n
-            while safe in reserved or keyword.iskeyword(safe) or safe in self.map.values():
+            # the parser only admits identifiers; anything else gets a neutral name
+            safe = n if isinstance(n, str) and n.isidentifier() else f"name_{i}"
+            while (_identifier_key(safe) in reserved or keyword.iskeyword(safe)
+                   or _identifier_key(safe) in taken):
                 safe += "_"
             self.map[n] = safe
+            taken.add(_identifier_key(safe))
 
     def __call__(self, name: str) -> str:
-        return self.map.get(name, name)
+        try:
+            return self.map[name]
+        except KeyError:  # the parser admits no other names; never echo unknown text
+            raise InputError(f"cannot write code for the name {name!r}") from None
 
 
 def expression_code(node, namer) -> str:
@@ -164,7 +222,9 @@ def _model_code(model, namer) -> tuple[list[str], list[str] | None, list[str]]:
             + [f"            + {terms[-1]})"]
     jac = None
     if analytic:
-        jac = [f"        {columns[name]},  # d/d {name}" for name in model.param_names]
+        # the comment names the parameter by its index only: no user text in comments
+        jac = [f"        {columns[name]},  # d/d NAMES[{i}]"
+               for i, name in enumerate(model.param_names)]
     return body, jac, helpers
 
 
@@ -202,25 +262,25 @@ def script_text(result, problem, context=None) -> str:
         return "[" + ", ".join(repr(float(v)) if math.isfinite(v) else
                                ("np.inf" if v > 0 else "-np.inf") for v in values) + "]"
 
-    src = []
-    title = "Reproduces an lsqfit-app fit with numpy and scipy only."
-    src.append(f'"""{title}')
-    src.append("")
-    if context is not None and context.source_name:
-        src.append(f"Data: {context.source_name}" + (f", sheet {context.sheet}"
-                                                   if context.sheet else ""))
-        if context.sha256:
-            src.append(f"SHA-256 of the data file: {context.sha256}")
-    if context is not None:
-        src.append("Made by " + ", ".join(f"{n} {v}" for n, v in context.versions)
-                   + f" on {context.created}.")
-    src.append(f"Model: y = {result.formula}")
-    src.append(f"Fit in lsqfit-app: solver {result.solver}, loss {result.loss}, "
-               f"weighting {problem.weighting}.")
-    src.append("Run: python this_script.py")
-    src.append('"""')
+    src = ['"""' + _DOCSTRING + '"""']
     src += ["import numpy as np", "from scipy import special  # noqa: F401 (used by some models)",
             "from scipy.optimize import least_squares", "", "nan = np.nan", ""]
+    # Text from files, headers, formulas or the user goes into code only as
+    # literals made by py_literal, never into the docstring or a comment.
+    src.append("# ---- provenance ----")
+    source = context.source_name if context is not None else None
+    src.append(f"DATA_FILE = {py_literal(source)}")
+    src.append(f"SHEET = {py_literal(context.sheet if context is not None else None)}")
+    src.append(f"DATA_SHA256 = {py_literal(context.sha256 if context is not None else None)}")
+    src.append(f"COLUMNS = {py_literal(dict(context.columns) if context is not None else {})}")
+    src.append(f"MADE_BY = {py_literal(dict(context.versions) if context is not None else {})}")
+    src.append(f"MADE_ON = {py_literal(context.created if context is not None else None)}")
+    src.append(f"MODEL = {py_literal(str(result.model_name))}")
+    src.append(f"FORMULA = {py_literal('y = ' + str(result.formula))}")
+    settings = {"solver": str(result.solver), "loss": str(result.loss),
+                "weighting": str(problem.weighting)}
+    src.append(f"LSQFIT_SETTINGS = {py_literal(settings)}")
+    src.append("")
     src.append("# ---- data (all rows; masked rows are listed in EXCLUDED) ----")
     for name in xs:
         src.append(_array_code(namer(name), problem.x[name]))
@@ -244,13 +304,13 @@ def script_text(result, problem, context=None) -> str:
     src.append("used[EXCLUDED] = False")
     src.append("")
     src.append("# ---- model ----")
-    src.append(f"NAMES = {pnames!r}")
+    src.append(f"NAMES = {py_literal(list(map(str, pnames)))}")
     src.append(f"START = {flist(starts)}")
     src.append(f"FIXED = {fixed!r}")
     src.append(f"FIXED_VALUES = {flist(values_fixed)}")
     src.append(f"LOWER = {flist(lower)}")
     src.append(f"UPPER = {flist(upper)}")
-    src.append(f"LOSS, F_SCALE = {problem.loss!r}, {float(problem.f_scale)!r}")
+    src.append(f"LOSS, F_SCALE = {py_literal(str(problem.loss))}, {float(problem.f_scale)!r}")
     src.append("")
     src += helpers
     args = ", ".join(namer(n) for n in xs)
@@ -300,7 +360,7 @@ def script_text(result, problem, context=None) -> str:
     bounds = ("(np.array(LOWER)[free], np.array(UPPER)[free])" if bounded else "(-np.inf, np.inf)")
     src += [
         "theta0 = np.array(START)[free]",
-        f"fit = least_squares(residuals, theta0, jac={jac_arg}, method={method!r},",
+        f"fit = least_squares(residuals, theta0, jac={jac_arg}, method={py_literal(method)},",
         f"                    bounds={bounds}, loss=LOSS, f_scale=F_SCALE,",
         "                    x_scale='jac', ftol=1e-15, xtol=1e-15, gtol=1e-15,",
         "                    max_nfev=100000)",
@@ -337,14 +397,18 @@ def script_text(result, problem, context=None) -> str:
                 "[:, active[free]]",
                 "# (the Jacobian above is the finite-difference one of scipy)"]
     src += [
-        "J = J*np.sqrt(np.maximum(drho, 0.0))[:, None]",
         "scale = np.linalg.norm(J, axis=0)",
         "scale[scale == 0] = 1.0",
         "_, sv, vt = np.linalg.svd(np.linalg.qr(J/scale, mode='r'))",
         "cov_active = (vt.T/sv**2) @ vt/np.outer(scale, scale)",
-        "s2 = 1.0 if ABSOLUTE_SIGMA else objective/dof",
+    ]
+    if problem.loss == "linear":
+        src.append("factor = 1.0 if ABSOLUTE_SIGMA else objective/dof")
+    else:
+        src += _ROBUST_FACTOR
+    src += [
         "stderr = np.full(p.size, np.nan)",
-        "stderr[active] = np.sqrt(np.diag(cov_active)*s2)",
+        "stderr[active] = np.sqrt(np.diag(cov_active)*factor)",
         "stderr[~free] = 0.0",
         "",
         "print(f'success: {fit.success}  ({fit.message})')",
@@ -354,8 +418,62 @@ def script_text(result, problem, context=None) -> str:
         "    print(f'{name} = {float(value)!r} +/- {float(err)!r}{note}')",
     ]
     text = "\n".join(src) + "\n"
-    compile(text, "<lsqfit script>", "exec")  # a generation bug must fail here, not later
+    # a generation bug must fail here, not later; and the docstring must be ours alone
+    tree = ast.parse(text, "<lsqfit script>")
+    if ast.get_docstring(tree, clean=False) != _DOCSTRING:
+        raise InputError("internal error: the script's docstring was not the fixed text")
+    compile(tree, "<lsqfit script>", "exec")
     return text
+
+
+#: Under a robust loss the covariance is Huber's E[psi^2]/E[psi']^2 (J^T J)^-1,
+#: the expectations for r ~ N(0, s^2) at Huber's proposal 2 scale s (1 with
+#: absolute sigma): lsqfit_app.core.losses.covariance_factor, written out so
+#: the script needs nothing but numpy and scipy.
+_ROBUST_FACTOR = [
+    "",
+    "",
+    "def psi(r):",
+    "    return RHO[LOSS]((r/F_SCALE)**2)[1]*r",
+    "",
+    "",
+    "def robust_scale(r, n_params, c=1.5):",
+    "    # Huber's proposal 2: sum min((r/s)^2, c^2) = (n - p) E[min(u^2, c^2)], from the MAD",
+    "    n = r.size",
+    "    dof = n - n_params",
+    "    beta = ((2*special.ndtr(c) - 1) - 2*c*np.exp(-c**2/2)/np.sqrt(2*np.pi)",
+    "            + c**2*2*special.ndtr(-c))",
+    "    a = np.abs(r)",
+    "    s = 1.482602218505602*float(np.median(a))",
+    "    if s == 0.0:",
+    "        s = np.sqrt(np.pi/2.0)*float(np.mean(a))",
+    "    s *= np.sqrt(n/dof)",
+    "    if s == 0.0:",
+    "        return 0.0",
+    "    for _ in range(100):",
+    "        u = np.clip(r/s, -c, c)",
+    "        s_new = s*np.sqrt(float(u @ u)/(dof*beta))",
+    "        done = abs(s_new - s) <= 1e-12*s",
+    "        s = s_new",
+    "        if done:",
+    "            break",
+    "    return s",
+    "",
+    "",
+    "def psi_moments(s, points=2001):",
+    "    # E[psi^2] and E[psi'] = E[r psi(r)]/s^2 for r ~ N(0, s^2), trapezoid rule on r >= 0",
+    "    g = np.union1d(np.linspace(0.0, min(12.0*s, 40.0*F_SCALE), points),",
+    "                   np.linspace(0.0, 12.0*s, points))",
+    "    density = np.exp(-0.5*(g/s)**2)*(2.0/(s*np.sqrt(2.0*np.pi)))",
+    "    ps = psi(g)",
+    "    trapezoid = getattr(np, 'trapezoid', None) or np.trapz",
+    "    return (float(trapezoid(density*ps*ps, g)), float(trapezoid(density*ps*g, g))/(s*s))",
+    "",
+    "",
+    "s = 1.0 if ABSOLUTE_SIGMA else robust_scale(r, n_free)",
+    "e_psi2, e_dpsi = psi_moments(s) if s > 0 else (0.0, 1.0)",
+    "factor = e_psi2/e_dpsi**2",
+]
 
 
 def write_script(result, problem, path, context=None) -> None:

@@ -24,9 +24,11 @@ def test_csv_round_trip(formula_fit, tmp_path):
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
     assert header[:2] == ["t (s)", "signal (V)"]
-    assert "fitted" in header and "prediction upper 95%" in header and header[-1] == "status"
+    assert "fitted" in header and header[-1] == "status"
+    # unweighted: the prediction band adds the residual variance, and says so
+    assert "prediction upper 95% (adds residual variance s²)" in header
     assert len(body) == problem.n
-    col = {h: i for i, h in enumerate(header)}
+    col = {h.split(" (adds")[0]: i for i, h in enumerate(header)}
     fitted = np.array([_float(r[col["fitted"]]) for r in body])
     np.testing.assert_array_equal(fitted, result.fitted)  # exact repr round trip
     y = np.array([_float(r[col["signal (V)"]]) for r in body])

@@ -98,3 +98,23 @@ def test_code_evaluates_like_the_tree(text):
     expected = tree.evaluate(env)
     got = eval(code, env)  # noqa: S307 - our own generated code, in a test
     np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("loss", ["huber", "soft_l1", "cauchy", "arctan"])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_script_reproduces_robust_standard_errors(loss, absolute, tmp_path):
+    """Robust losses: the script's errors are Huber's, as the app's (core/losses.py)."""
+    from lsqfit_app.core.problem import FitProblem
+    from lsqfit_app.models import make_model
+    from lsqfit_app.solvers import fit
+
+    rng = np.random.default_rng(4242)
+    x = np.linspace(0.0, 10.0, 60)
+    sigma = np.full(x.size, 0.2)
+    y = 1.5 * x - 2.0 + rng.normal(0.0, 0.2, x.size)
+    y[[7, 30, 51]] += [4.0, -5.0, 6.0]            # gross outliers: where the form matters
+    problem = FitProblem.create(make_model("a*x + b"), x, y, {"a": 1.0, "b": 0.0},
+                                sigma=sigma if absolute else None, loss=loss)
+    result = fit(problem)
+    assert result.converged
+    check_same(result, run_script(result, problem, tmp_path))
