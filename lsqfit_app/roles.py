@@ -6,10 +6,23 @@ parameter settings; this module resolves names, builds the model with the
 right predictor names, and validates everything with messages that name the
 column or parameter at fault.
 
-Predictor names.  Library models call their predictor ``x``.  A formula
-names columns by ``Table.identifier_names`` ("t" for the column "t (s)"),
-and ``x`` always means the first x column (so "a*exp(-x/tau)" works
-whatever the header says).
+Names in a formula.  Library models call their predictor ``x`` (the first x
+column).  A formula names columns by ``Table.identifier_names`` ("t" for the
+column "t (s)"); its names split into:
+
+- predictors: the identifiers of the x columns the user chose (``-x``;
+  column 1 by default), and ``x`` for the first of them, unless the table
+  has a column called ``x`` of its own (then ``x`` is that column);
+- parameters: every other name that is no column of the table.
+
+A name that is a column but not a chosen predictor is refused, never guessed:
+taken as a parameter it would fit a number where the user meant the column,
+taken as the column it would silently turn a parameter into data (a "b"
+parameter on a table with a "b" column gave R^2 = -988).  The message lists
+which names are columns and which parameters and says how to resolve it (add
+the column to ``-x``, or rename the parameter).  The response column(s) and
+the sigma column are refused in a formula for the same reason, and so are the
+constants ``pi``/``e`` when a column has that name.
 """
 from __future__ import annotations
 
@@ -31,7 +44,7 @@ class Roles:
     x: tuple[str, ...] = ("1",)
     y: str = "2"
     sigma: str | None = None
-    x_given: bool = False       # the user named x explicitly
+    x_given: bool = False       # the user named x (messages then do not explain the default)
 
 
 @dataclass(frozen=True)
@@ -79,13 +92,26 @@ def parse_param(text: str, fixed: bool = False) -> ParamSpec:
                      fixed, len(parts) == 3)
 
 
+def predictor_names(table, x_columns: Sequence[str]) -> dict[str, str]:
+    """``{formula name: column name}`` of the predictors (see the module docstring).
+
+    ``x_columns`` are column names (already resolved); the first one is also
+    ``x`` unless a column of the table has the identifier ``x`` itself.
+    """
+    ids = table.identifier_names()
+    ident_of = {v: k for k, v in ids.items()}
+    out: dict[str, str] = {}
+    for name in x_columns:
+        if name in ident_of:
+            out[ident_of[name]] = name
+    if x_columns and "x" not in out and "x" not in ids:
+        out["x"] = x_columns[0]
+    return out
+
+
 def formula_names(table, x_columns) -> tuple[str, ...]:
-    """The names a formula may use for the x columns: identifiers, plus "x" for the first."""
-    ident_of = {v: k for k, v in table.identifier_names().items()}
-    names = [ident_of[c] for c in x_columns if c in ident_of]
-    if "x" not in names:
-        names.append("x")
-    return tuple(names)
+    """The names a formula may use for the x columns (the keys of :func:`predictor_names`)."""
+    return tuple(predictor_names(table, list(x_columns)))
 
 
 def resolve_column(table, key: str):
@@ -101,7 +127,12 @@ def resolve_column(table, key: str):
 
 @dataclass
 class Selection:
-    """The resolved data of a fit: model, arrays and labels."""
+    """The resolved data of a fit: model, arrays and labels.
+
+    The arrays are read-only views of the table's columns where a column is
+    used as it is (no copy: ``FitProblem.create`` takes the one snapshot a
+    fit needs, and a million-row fit should not hold the data three times).
+    """
 
     model: object
     x: dict
@@ -111,57 +142,169 @@ class Selection:
     excluded: np.ndarray | None = None
 
 
-def select(table, roles: Roles, model_spec: str) -> Selection:
-    """Resolve columns and build the model."""
-    from lsqfit_app.models import make_model
+def _response(table, text: str):
+    """(values, label, column info or None, names of the columns used) of ``-y``."""
+    from lsqfit_app.models.expression import compile_column_expression
 
-    x_infos = [resolve_column(table, key) for key in roles.x]
-    for info in x_infos:
-        if not info.numeric:
-            raise InputError(f"column {info.name!r} holds text, not numbers; it cannot be x")
-    names = table.names
-    # y: a column (name, number or alias) or an expression of columns
     try:
-        y_info = resolve_column(table, roles.y)
-        y = np.array(y_info.values, dtype=float)
-        y_label = y_info.label
-        if not y_info.numeric:
-            raise InputError(f"column {y_info.name!r} holds text, not numbers; it cannot be y")
+        info = resolve_column(table, text)
     except InputError:
-        if roles.y in names or roles.y.isdigit() or roles.y.strip().isidentifier():
+        if text in table.names or text.isdigit() or text.strip().isidentifier():
             raise
-        y = table.evaluate(roles.y)
-        y_label = roles.y
-        y_info = None
+    else:
+        if not info.numeric:
+            raise InputError(f"column {info.name!r} holds text, not numbers; it cannot be y")
+        return np.asarray(info.values, dtype=float), info.label, info, (info.name,)
+    ids = table.identifier_names()
+    used = compile_column_expression(text, ids.keys()).ordered_names
+    if not used:
+        # "-y -1" or "-y 2*3": a constant response fits exactly and means nothing
+        raise InputError(
+            f"the response -y {text!r} uses no column; give a column by name or 1-based "
+            f"number, or an expression of columns such as 'log(y)' (columns: "
+            f"{', '.join(ids) or '(none)'})")
+    return table.evaluate(text), text, None, tuple(ids[n] for n in used)
+
+
+def _x_column(table, key: str):
+    try:
+        info = resolve_column(table, key)
+    except InputError as exc:
+        raise InputError(f"-x {key!r}: a predictor must be a column (by name or 1-based "
+                         f"number), not an expression; {exc}") from None
+    if not info.numeric:
+        raise InputError(f"column {info.name!r} holds text, not numbers; it cannot be x")
+    return info
+
+
+def select(table, roles: Roles, model_spec: str) -> Selection:
+    """Resolve columns and build the model (names in a formula: see the module docstring)."""
+    from lsqfit_app.models import make_model
+    from lsqfit_app.models.formula import FormulaModel
+
+    x_infos = [_x_column(table, key) for key in roles.x]
+    x_names = [info.name for info in x_infos]
+    for i, name in enumerate(x_names):
+        if name in x_names[:i]:
+            raise InputError(f"column {name!r} is given twice as a predictor (-x)")
+    y, y_label, y_info, y_columns = _response(table, roles.y)
+    if y_info is not None and y_info.name in x_names:
+        raise InputError(f"column {y_info.name!r} is both a predictor (-x) and the response "
+                         f"(-y {roles.y}); choose another column for one of them")
     sigma = None
     sigma_label = None
     if roles.sigma:
         s_info = resolve_column(table, roles.sigma)
-        sigma = np.array(s_info.values, dtype=float)
+        if not s_info.numeric:
+            raise InputError(f"column {s_info.name!r} holds text, not numbers; it cannot be "
+                             "sigma")
+        for role, names in (("a predictor (-x)", x_names), ("the response (-y)", y_columns)):
+            if s_info.name in names:
+                raise InputError(f"the sigma column {s_info.name!r} is also {role}; choose "
+                                 "the column of standard deviations for --sigma")
+        sigma = np.asarray(s_info.values, dtype=float)
         sigma_label = s_info.name
 
-    # the formula's predictor names: the x columns (by identifier), plus "x"
-    # for the first one; without an explicit -x every other numeric column too
-    ident_of = {v: k for k, v in table.identifier_names().items()}
-    source: dict[str, str] = {}
-    for info in x_infos:
-        if info.name in ident_of:
-            source[ident_of[info.name]] = info.name
-    if "x" not in source:
-        source["x"] = x_infos[0].name
-    if not roles.x_given:
-        used = {y_info.name if y_info else None, sigma_label}
-        for name in table.numeric_names():
-            if name in ident_of and name not in used and ident_of[name] not in source:
-                source[ident_of[name]] = name
-    model = make_model(model_spec, tuple(source))
-    x = {var: np.array(table.column(source[var]).values, dtype=float)
-         for var in model.independent_vars}
+    source = predictor_names(table, x_names)
+    context = _NameContext(table, roles, x_names, source, y_columns, y_info is None, sigma_label)
+    try:
+        model = make_model(model_spec, tuple(source))
+    except InputError:
+        # "a*2 + b" with a column "a" fails as "uses none of the columns": the
+        # real cause is the name taken for a parameter, so say that instead
+        expr = _parsed_or_none(model_spec)
+        if expr is not None:
+            context.check_names(expr.ordered_names, model_spec)
+            context.check_constants(expr.constants, model_spec)
+        raise
+    if isinstance(model, FormulaModel):
+        context.check_names(model.expression.ordered_names, model.formula)
+        context.check_constants(model.expression.constants, model.formula)
+        x = {var: np.asarray(table.column(source[var]).values, dtype=float)
+             for var in model.independent_vars}
+    else:
+        # library models take the first x column as their predictor "x"
+        x = {var: np.asarray(x_infos[0].values, dtype=float) for var in model.independent_vars}
     labels = {"x": x_infos[0].label, "y": y_label}
     if sigma_label:
         labels["sigma"] = sigma_label
     excluded = np.array(table.mask, dtype=bool)
     return Selection(model, x, y, sigma, labels, excluded)
+
+
+def _parsed_or_none(text: str):
+    from lsqfit_app.core.errors import FormulaError
+    from lsqfit_app.models.expression import parse_expression
+
+    try:
+        return parse_expression(text)
+    except FormulaError:
+        return None
+
+
+@dataclass
+class _NameContext:
+    """What the names of a formula can refer to in one fit, for its checks and messages."""
+
+    table: object
+    roles: Roles
+    x_names: list
+    source: dict          # formula name -> predictor column
+    y_columns: tuple      # the columns the response uses
+    y_expression: bool    # -y is an expression of columns, not one column
+    sigma: str | None
+
+    def _role(self, column: str) -> str:
+        if column in self.y_columns:
+            return ("used by the response -y " + repr(self.roles.y)) if self.y_expression \
+                else "the response (-y)"
+        return "the sigma column (--sigma)"
+
+    def _ident(self, column: str) -> str:
+        return {v: k for k, v in self.table.identifier_names().items()}.get(column, column)
+
+    def check_names(self, names, formula: str) -> None:
+        ids = self.table.identifier_names()
+        clash = [n for n in names if n not in self.source and n in ids]
+        if not clash:
+            return
+        predictors = [n for n in names if n in self.source]
+        params = [n for n in names if n not in self.source and n not in ids]
+        response = [n for n in clash if ids[n] in self.y_columns or ids[n] == self.sigma]
+        listing = (f"columns: {', '.join(predictors) or '(none)'}; "
+                   f"parameters: {', '.join(params) or '(none)'}")
+        rename = ", ".join(f"'{n}' -> '{n}_0'" for n in clash)
+        default = "" if self.roles.x_given else \
+            f" (-x is column 1, {self.x_names[0]!r}, by default)"
+        if response:
+            n = response[0]
+            raise InputError(
+                f"the formula {formula!r} uses {n!r}, which is column {ids[n]!r}, "
+                f"{self._role(ids[n])}{default}; a formula cannot use the response or sigma "
+                f"column as a predictor or a parameter ({listing}). If {n!r} is meant as a "
+                f"predictor, choose the columns with -x and -y; if it is a parameter, rename it "
+                f"(e.g. {rename})")
+        what = ", ".join(f"{n!r}" + (f" (column {ids[n]!r})" if ids[n] != n else "")
+                         for n in clash)
+        wanted = [self._ident(c) for c in self.x_names] + clash
+        raise InputError(
+            f"the formula {formula!r} uses {what}: a column of the table that is not a "
+            f"predictor{default}, so it is neither taken as data nor as a parameter "
+            f"({listing}). To use the column, name it as a predictor: -x {' '.join(wanted)}; "
+            f"to fit a parameter, give it a name that is not a column (e.g. {rename})")
+
+    def check_constants(self, constants, formula: str) -> None:
+        ids = self.table.identifier_names()
+        for name in sorted(constants):
+            if name in ids:
+                literal = "exp(u) for e**u" if name == "e" else "3.141592653589793"
+                raise InputError(
+                    f"the formula {formula!r} uses {name!r}, which in a formula is the constant "
+                    f"{name}, but the table also has a column {ids[name]!r} of that name; to "
+                    f"use the column rename it" + (
+                        " (or call it x, the first predictor)"
+                        if self.source.get("x") == ids[name] else "")
+                    + f", to use the constant write {literal}")
 
 
 def build_parameters(model, specs: Sequence[ParamSpec]) -> list[Parameter]:

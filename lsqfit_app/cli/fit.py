@@ -10,19 +10,71 @@ SOLVER_CHOICES = ("auto", "closed-form", "gradient-descent", "lbfgs", "lm", "trf
 LOSS_CHOICES = ("linear", "huber", "soft_l1", "cauchy", "arctan")
 
 
+#: The conventions a user needs to read the numbers (DESIGN.md 5: where a
+#: convention differs between tools, --help says which one is used).  They
+#: describe lsqfit_app.core.statistics, core.problem and roles; change them
+#: together.
+CONVENTIONS = """\
+names in a formula:
+  The predictors are the -x columns (default: column 1), by header or its
+  identifier ("t" for "t (s)"), and x for the first of them (unless a column is
+  itself called x). Every other name is a parameter, except pi and e. A name
+  that is a column of the file but not a predictor is refused (it would be
+  neither the column nor a parameter you could trust): add the column to -x,
+  or rename the parameter. The response and sigma columns cannot appear in a
+  formula. -x takes columns only; -y a column or an expression that uses at
+  least one column ("log(y)", "y/y0").
+
+weights and uncertainties:
+  --sigma COL          sigma_i from the column, absolute: errors are not rescaled,
+                       chi-square and reduced chi-square are reported
+  --weights poisson    counts: sigma_i = sqrt(max(y_i, 1)), absolute like --sigma
+  --weights relative   sigma_i proportional to |y_i| (y = 0 is an error); the
+                       common factor is estimated: errors are scaled by SSE/dof
+  --weights none       (default) sigma_i = 1; errors scaled by SSE/dof
+  95% confidence intervals: value +- q * stderr (p values likewise). When
+  sigma is estimated (--weights none or relative), q is Student's t quantile
+  t(0.975, dof), dof = points used - rank (the free parameters, fewer when
+  some are collinear: see the report's notes); with absolute sigma
+  (--sigma, poisson) the variance is known and q is the normal 1.959964.
+
+information criteria (AIC, AICc, BIC):
+  The full Gaussian log-likelihood over the n points used. When sigma is
+  estimated (no --sigma, --weights none or relative):
+    -2 log L = n log(2 pi SSE/n) + n  and  k = rank + 1 (sigma^2 estimated),
+  as in Burnham & Anderson (2002) and R's AIC(lm); relative weights add
+  -sum log w_i (w_i = 1/sigma_i^2). With absolute sigma (--sigma, poisson):
+    -2 log L = chi^2 + sum log(2 pi sigma_i^2)  and  k = rank (sigma known).
+  AIC = -2 log L + 2k, AICc = AIC + 2k(k+1)/(n-k-1), BIC = -2 log L + k ln n.
+
+output files:
+  --report (and in fit --export-fit, --script) never replaces the data file,
+  under any name (./file, an absolute path, a symlink, a hard link), nor
+  another output; such a path, an empty path or a folder is refused (exit 2)
+  before anything is read or written.
+"""
+
+
 def add_data_arguments(parser) -> None:
     """Options shared by ``fit`` and ``compare``: file, import, columns, parameters."""
+    import argparse
+
     from lsqfit_app.io.options import add_import_arguments
 
+    # the epilog is laid out by hand (formulas, a table of weightings)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = CONVENTIONS
     parser.add_argument("file", metavar="FILE", help="data file (csv, tsv, txt, xlsx, ods, ...)")
     add_import_arguments(parser)
     parser.add_argument("-x", nargs="+", metavar="COL", default=None,
-                        help="predictor column(s) by name or 1-based number (default: 1)")
+                        help="predictor column(s) by name or 1-based number (default: 1); "
+                             "a formula may use these columns and no others")
     parser.add_argument("-y", metavar="COL|EXPR", default="2",
                         help="response column or expression of columns, e.g. 'log(y)' (default: 2)")
     parser.add_argument("--sigma", metavar="COL", help="column of absolute standard deviations")
     parser.add_argument("--weights", choices=("none", "poisson", "relative"), default="none",
-                        help="weighting when there is no sigma column")
+                        help="weighting when there is no sigma column: poisson sigma = "
+                             "sqrt(max(y, 1)), relative sigma ~ |y| (see below)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE[:MIN:MAX]",
                         help="start value and optional bounds (repeatable)")
     parser.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
@@ -36,7 +88,8 @@ def add_data_arguments(parser) -> None:
 def add_arguments(parser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--model", required=True, metavar="NAME|FORMULA",
-                        help="library model (see 'lsqfit-app models') or a formula")
+                        help="library model (see 'lsqfit-app models') or a formula in the "
+                             "-x columns and parameters, e.g. 'a*exp(-x/tau)+c' (see below)")
     parser.add_argument("--solver", choices=SOLVER_CHOICES, default="auto")
     parser.add_argument("--report", metavar="PATH", help="write a report (.html, .pdf or .md)")
     parser.add_argument("--export-fit", metavar="PATH", help="write fitted data (.csv or .xlsx)")
@@ -46,11 +99,18 @@ def add_arguments(parser) -> None:
 
 
 def load_problem(args, model_spec: str):
-    """Read the file and build the FitProblem from the command line options."""
+    """Read the file and build the FitProblem from the command line options.
+
+    The output options on ``args`` (those of :data:`~lsqfit_app.cli.outputs.OUTPUT_OPTIONS`)
+    are checked first, so ``fit`` and ``compare`` both refuse an output that
+    would replace the input before anything is read or fitted.
+    """
+    from lsqfit_app.cli.outputs import check_outputs, output_paths
     from lsqfit_app.io import read_table
     from lsqfit_app.io.options import read_options_from_args
     from lsqfit_app.roles import Roles, make_problem, parse_param
 
+    check_outputs([args.file], output_paths(args))
     read = read_table(args.file, **read_options_from_args(args))
     roles = Roles(x=tuple(args.x) if args.x else ("1",), y=args.y, sigma=args.sigma,
                   x_given=args.x is not None)
@@ -97,14 +157,15 @@ def run(args) -> int:
 
 
 def _write_outputs(args, read, problem, result, others=None) -> None:
-    if not (args.report or args.export_fit or args.script):
+    # paths were checked by load_problem (check_outputs): none is empty or an input
+    if args.report is None and args.export_fit is None and args.script is None:
         return
     from lsqfit_app import report
 
     context = report.ReportContext.from_read(read, problem, source=args.file)
-    if args.report:
+    if args.report is not None:
         report.write_report(result, problem, args.report, context=context, comparison=others)
-    if args.export_fit:
+    if args.export_fit is not None:
         report.export_fit(result, problem, args.export_fit)
-    if args.script:
+    if args.script is not None:
         report.write_script(result, problem, args.script, context=context)

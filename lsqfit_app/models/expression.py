@@ -130,6 +130,18 @@ class Expression:
         return self._names
 
     @property
+    def constants(self) -> frozenset[str]:
+        """The named constants used (``pi``, ``e``): a column of that name cannot be meant."""
+        found: set[str] = set()
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Const) and node.symbol is not None:
+                found.add(node.symbol)
+            stack.extend(node.children)
+        return frozenset(found)
+
+    @property
     def ordered_names(self) -> tuple[str, ...]:
         """Free names in order of first appearance in the printed formula."""
         seen: dict[str, None] = {}
@@ -680,6 +692,21 @@ _BINOP_NAMES = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: 
                 ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&"}
 
 
+_RESERVED_MESSAGE = "names beginning or ending with '__' are not allowed ({name!r})"
+
+
+def _reserved(name: str) -> bool:
+    """Dunder-like names (``__class__``, ``__import__``, ``__x``, ``x__``).
+
+    Nothing is ever evaluated by Python, so such a name could do no harm as a
+    parameter; it is refused because it is never a column or a parameter a
+    user means, and a formula that looks like Python internals must not be
+    taken for one (DESIGN.md 4.1).  ``ast`` has already applied NFKC to
+    ``name``, so look-alike characters (a fullwidth low line) are caught too.
+    """
+    return name.startswith("__") or name.endswith("__")
+
+
 class _Parser:
     """Turns checked Python AST into Expression nodes, tracking positions."""
 
@@ -760,8 +787,8 @@ class _Parser:
 
     def _name(self, node: ast.Name) -> Expression:
         name = node.id
-        if name.startswith("__"):
-            raise self.fail(f"names starting with '__' are not allowed ({name!r})", node)
+        if _reserved(name):
+            raise self.fail(_RESERVED_MESSAGE.format(name=name), node)
         if name in FUNCTIONS:
             raise self.fail(f"{name!r} is a function; call it as {name}(...)", node)
         if name in CONSTANTS:
@@ -775,8 +802,8 @@ class _Parser:
                 raise self.fail("attribute access is not allowed", target.value.end_col_offset)
             raise self.fail("only the named functions can be called", node)
         name = target.id
-        if name.startswith("__"):
-            raise self.fail(f"names starting with '__' are not allowed ({name!r})", target)
+        if _reserved(name):
+            raise self.fail(_RESERVED_MESSAGE.format(name=name), target)
         if name not in FUNCTIONS:
             if name in CONSTANTS or name in self.variables:
                 what = "a constant" if name in CONSTANTS else "a column"
