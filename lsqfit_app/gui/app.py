@@ -17,7 +17,8 @@ import pyqtgraph
 
 assert pyqtgraph.Qt.QT_LIB == "PySide6", f"pyqtgraph uses {pyqtgraph.Qt.QT_LIB}, not PySide6"
 
-from lsqfit_app.gui import files  # noqa: E402
+from lsqfit_app.core.atomic import clean_orphans  # noqa: E402
+from lsqfit_app.gui import files, platform_check  # noqa: E402
 from lsqfit_app.gui.main_window import APP_NAME, MainWindow  # noqa: E402
 
 #: the example shown when the GUI starts without a file
@@ -73,6 +74,8 @@ def install_excepthook(window: MainWindow) -> None:
 def offer_recovery(window: MainWindow) -> bool:
     """After a crash the recovery file is still there: offer to restore it."""
     path = files.recovery_path()
+    # an autosave killed mid-write leaves its temporary beside the recovery file
+    clean_orphans(path.parent)
     if not path.exists():
         return False
     answer = QMessageBox.question(
@@ -121,11 +124,19 @@ def start_gui(argv: list[str]) -> MainWindow:
     return window
 
 
-def run_gui(argv: list[str]) -> int:
+def run_gui(argv: list[str], checked: bool = False) -> int:
     """Open the main window on ``argv[0]`` (a data file or project) or on the example.
 
-    Returns the application's exit status.
+    Returns the application's exit status, or 2 with one message on stderr
+    when Qt could not start here (no display, missing xcb libraries): Qt
+    itself would abort the process in :class:`QApplication`'s constructor.
+    ``checked``: the launcher has asked :mod:`platform_check` already.
     """
+    if not checked and QApplication.instance() is None:
+        problem = platform_check.startup_problem(file=argv[0] if argv else None)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     app = application()
     window = start_gui(argv)   # noqa: F841 - kept alive while the loop runs
     return app.exec()

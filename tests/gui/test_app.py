@@ -121,3 +121,22 @@ def test_import_preview_detects_and_overrides(qtbot, tmp_path):
     dialog.reread()
     assert dialog.result.dialect.header_rows == 0
     assert dialog.options() == {"header_rows": 0}
+
+
+def test_start_removes_a_dead_autosaves_temporary(qtbot, monkeypatch):
+    """An autosave killed mid-write leaves its temporary; the next start tidies it."""
+    import subprocess
+
+    from lsqfit_app.core.atomic import PREFIX, SUFFIX
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                      # a pid that has just exited: nobody writes with it
+    folder = files.recovery_path().parent
+    orphan = folder / f"{PREFIX}autosave.lsqfit.{gone.pid}.abc123{SUFFIX}"
+    orphan.write_text("half an autosave")
+    keep = folder / "notes.txt"      # not ours: never touched
+    keep.write_text("the user's file")
+    window = _start(qtbot, [], monkeypatch)
+    qtbot.waitUntil(lambda: not orphan.exists(), timeout=5000)
+    assert keep.read_text() == "the user's file"
+    _close(qtbot, window)
