@@ -128,12 +128,20 @@ def run(args) -> int:
     read, problem = load_problem(args, args.model)
     if args.max_iterations is not None and args.max_iterations < 1:
         raise InputError("--max-iterations must be at least 1")
+    # The problem holds its own copies of the columns it uses: keep only the
+    # few facts of the import that the outputs need, so the whole table (and
+    # its line numbers) is not held through the fit and the report.
+    context = _context(args, read, problem)
+    sheet = getattr(read, "sheet", None)
+    del read
+    release_heap()
     options = SolverOptions(max_iterations=args.max_iterations)
     if args.solver == "all":
         results = race(problem, options=options)
         # outputs describe the best run; the report shows the whole race
         best = min(results, key=lambda r: (not r.converged, r.statistics.objective))
-        _write_outputs(args, read, problem, best, [r for r in results if r is not best])
+        release_heap()
+        _write_outputs(args, context, problem, best, [r for r in results if r is not best])
         if args.json:
             json.dump([r.to_dict() for r in results], sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -144,10 +152,11 @@ def run(args) -> int:
                 print()
         return 0 if any(r.converged for r in results) else 1
     result = fit(problem, args.solver, options=options)
-    _write_outputs(args, read, problem, result)
+    release_heap()
+    _write_outputs(args, context, problem, result)
     if args.json:
         out = result.to_dict()
-        out["input"] = {"file": str(args.file), "sheet": getattr(read, "sheet", None),
+        out["input"] = {"file": str(args.file), "sheet": sheet,
                         "columns": dict(problem.labels), "weighting": problem.weighting}
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -156,13 +165,40 @@ def run(args) -> int:
     return 0 if result.converged else 1
 
 
-def _write_outputs(args, read, problem, result, others=None) -> None:
-    # paths were checked by load_problem (check_outputs): none is empty or an input
+def _context(args, read, problem):
+    """The report context (file, masks, line numbers), or None when nothing is written."""
     if args.report is None and args.export_fit is None and args.script is None:
+        return None
+    from lsqfit_app import report
+
+    return report.ReportContext.from_read(read, problem, source=args.file)
+
+
+def release_heap() -> None:
+    """Give freed memory back to the system between the stages of a big fit.
+
+    The reader and the solvers free their temporary arrays, but glibc keeps
+    the freed pages in its heaps (for a 1M-row fit some 60 MB), so the next
+    stage would start from a high-water mark it does not use.  malloc_trim
+    returns them; elsewhere (no glibc) this does nothing.
+    """
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+def _write_outputs(args, context, problem, result, others=None) -> None:
+    # paths were checked by load_problem (check_outputs): none is empty or an input
+    if context is None:
         return
     from lsqfit_app import report
 
-    context = report.ReportContext.from_read(read, problem, source=args.file)
     if args.report is not None:
         report.write_report(result, problem, args.report, context=context, comparison=others)
     if args.export_fit is not None:

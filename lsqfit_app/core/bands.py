@@ -77,13 +77,22 @@ def new_sigma(result, x, fitted: np.ndarray | None = None) -> np.ndarray | float
     if result.weighting == "relative":
         return np.abs(fitted)
     used = np.asarray(result.used, dtype=bool)
-    sig = np.asarray(result.row_sigma, dtype=float)[used]
+    everything = bool(used.all())    # the usual case: no copy of every row for the mask
+    sig = np.asarray(result.row_sigma, dtype=float)
+    if not everything:
+        sig = sig[used]
     names = result.model.independent_vars
     if len(names) == 1 and result.data_x is not None:
-        xd = np.asarray(result.data_x[names[0]], dtype=float)[used]
-        order = np.argsort(xd, kind="stable")
+        xd = np.asarray(result.data_x[names[0]], dtype=float)
+        if not everything:
+            xd = xd[used]
         x0 = _predictors(result, x)[names[0]]
-        return np.interp(x0, xd[order], sig[order])
+        if xd.size > 1 and not bool(np.all(xd[1:] >= xd[:-1])):
+            # np.interp needs increasing x; data as measured is often sorted already,
+            # and a sort of a million rows copies both columns
+            order = np.argsort(xd, kind="stable")
+            xd, sig = xd[order], sig[order]
+        return np.interp(x0, xd, sig)
     return float(np.median(sig)) if sig.size else 1.0
 
 

@@ -110,21 +110,52 @@ COLUMNS = 1000
 DENSITY_BINS = (400, 160)
 
 
+#: rows handled at a time when reducing big data (bounds the temporary arrays)
+BLOCK = 1 << 18
+
+
 def column_extremes(x, y, columns: int = COLUMNS) -> np.ndarray:
     """Indices of the lowest and highest finite y in each of ``columns`` x bins.
 
     A min/max decimation: a plot of these points has the same envelope as
     one of all points at any resolution up to ``columns`` pixels across, so
     every outlier stays visible.  Sorted, without duplicates; all finite
-    points when there are few.
+    points when there are few.  Ties go to the first row for the lowest and
+    the last row for the highest y of a column.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-    if idx.size <= 2 * columns:
+    n = x.size
+    if n <= 2 * columns:
+        return np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    # the x range of the finite points, then the extremes block by block: the
+    # extremes of a column are among those of its blocks, so a last pass over
+    # the few candidates gives exactly the answer of one pass over all rows
+    # without full-size temporary arrays
+    lo, hi, count = np.inf, -np.inf, 0
+    for start in range(0, n, BLOCK):
+        xb = x[start:start + BLOCK]
+        ok = np.isfinite(xb) & np.isfinite(y[start:start + BLOCK])
+        c = int(np.count_nonzero(ok))
+        if c:
+            count += c
+            xb = xb[ok]
+            lo, hi = min(lo, float(xb.min())), max(hi, float(xb.max()))
+    if count <= 2 * columns:
+        return np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    candidates = [_block_extremes(x, y, start, min(n, start + BLOCK), lo, hi, columns)
+                  for start in range(0, n, BLOCK)]
+    cand = np.concatenate(candidates)
+    return cand[_block_extremes(x[cand], y[cand], 0, cand.size, lo, hi, columns)]
+
+
+def _block_extremes(x, y, start, stop, lo, hi, columns) -> np.ndarray:
+    """Rows (indices into x) of the lowest and highest y per column among rows start:stop."""
+    xb, yb = x[start:stop], y[start:stop]
+    idx = np.flatnonzero(np.isfinite(xb) & np.isfinite(yb))
+    if idx.size == 0:
         return idx
-    xf, yf = x[idx], y[idx]
-    lo, hi = float(xf.min()), float(xf.max())
+    xf, yf = xb[idx], yb[idx]
     if hi > lo:
         col = np.minimum(((xf - lo) * (columns / (hi - lo))).astype(np.intp), columns - 1)
     else:
@@ -134,7 +165,19 @@ def column_extremes(x, y, columns: int = COLUMNS) -> np.ndarray:
     c_sorted = col[order]
     first = np.flatnonzero(np.r_[True, c_sorted[1:] != c_sorted[:-1]])
     last = np.r_[first[1:], order.size] - 1
-    return idx[np.unique(np.concatenate([order[first], order[last]]))]
+    return start + idx[np.unique(np.concatenate([order[first], order[last]]))]
+
+
+def _density(x, y, finite, bounds) -> np.ndarray:
+    """2-D histogram of the finite points, summed block by block (same counts as one call)."""
+    counts = np.zeros(DENSITY_BINS)
+    rng = ((bounds[0], bounds[1]), (bounds[2], bounds[3]))
+    for start in range(0, x.size, BLOCK):
+        ok = finite[start:start + BLOCK]
+        c, _, _ = np.histogram2d(x[start:start + BLOCK][ok], y[start:start + BLOCK][ok],
+                                 bins=DENSITY_BINS, range=rng)
+        counts += c
+    return counts
 
 
 def _draw_points(ax, x, y, *, marker="o", color=DATA, label=None, zorder=3, **style) -> None:
@@ -154,14 +197,15 @@ def _draw_points(ax, x, y, *, marker="o", color=DATA, label=None, zorder=3, **st
         ax.plot(x, y, marker, color=color, label=label, zorder=zorder, ls="none",
                 **{**hollow, **style})
         return
-    xf, yf = x[finite], y[finite]
-    x0, x1, y0, y1 = float(xf.min()), float(xf.max()), float(yf.min()), float(yf.max())
+    # ranges and counts without full-size copies of the finite points
+    x0, x1 = _masked_range(x, finite)
+    y0, y1 = _masked_range(y, finite)
     if x1 <= x0:
         x0, x1 = x0 - 0.5, x1 + 0.5
     if y1 <= y0:
         y0, y1 = y0 - 0.5, y1 + 0.5
-    counts, _, _ = np.histogram2d(xf, yf, bins=DENSITY_BINS, range=((x0, x1), (y0, y1)))
-    del xf, yf
+    counts = _density(x, y, finite, (x0, x1, y0, y1))
+    del finite
     from matplotlib.colors import LinearSegmentedColormap, LogNorm
 
     cmap = LinearSegmentedColormap.from_list("density", ["#d9d9d9", color])
@@ -171,6 +215,17 @@ def _draw_points(ax, x, y, *, marker="o", color=DATA, label=None, zorder=3, **st
     keep = column_extremes(x, y)
     ax.plot(x[keep], y[keep], marker, color=color, label=label, zorder=zorder, ls="none",
             ms=1.8 if marker == "o" else 3.5, **hollow)
+
+
+def _masked_range(v, ok) -> tuple[float, float]:
+    """min and max of v where ok (ok has at least one True)."""
+    return (float(np.min(v, where=ok, initial=np.inf)),
+            float(np.max(v, where=ok, initial=-np.inf)))
+
+
+def _rows(v, used):
+    """v at the used rows; v itself (no copy) when every row is used."""
+    return v if used.all() else v[used]
 
 
 def _draw_data(ax, problem, result, *, errorbars: bool = True) -> None:
@@ -185,7 +240,7 @@ def _draw_data(ax, problem, result, *, errorbars: bool = True) -> None:
                     ecolor="#777777", elinewidth=0.7, capsize=0, mfc="white", mew=0.9,
                     label="data (±σ)", zorder=3, **style)
     else:
-        _draw_points(ax, x[used], y[used], label="data", **style)
+        _draw_points(ax, _rows(x, used), _rows(y, used), label="data", **style)
     if masked.any():
         _draw_points(ax, x[masked], y[masked], marker="x", color=MASKED, label="masked", ms=5)
 
@@ -287,7 +342,7 @@ def draw_residuals(ax, result, problem) -> None:
         ax.errorbar(x[used], r[used], yerr=problem.sigma[used], fmt="o", color=DATA,
                     ecolor="#777777", elinewidth=0.7, mfc="white", mew=0.9, zorder=3, **style)
     else:
-        _draw_points(ax, x[used], r[used], **style)
+        _draw_points(ax, _rows(x, used), _rows(r, used), **style)
     masked = np.asarray(problem.excluded, dtype=bool) & np.isfinite(r)
     if masked.any():
         _draw_points(ax, x[masked], r[masked], marker="x", color=MASKED, label="masked", ms=5)

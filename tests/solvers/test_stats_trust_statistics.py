@@ -371,3 +371,21 @@ def test_statistics_of_non_finite_or_empty_jacobians_make_no_lapack_call(capfd):
     cov, notes = statistics.covariance_unscaled(np.full((4, 2), np.inf), ["a", "b"])
     assert np.isnan(cov).all() and "not finite" in notes[1]
     assert capfd.readouterr().out == ""
+
+
+def test_prediction_band_between_rows_is_the_same_for_sorted_and_shuffled_data():
+    """Off the rows, sigma is interpolated in x: the rows' order must not matter."""
+    rng = np.random.default_rng(2718)
+    x = np.linspace(0.0, 10.0, 40)
+    sigma = 0.05 + 0.05 * x                      # sigma grows with x: interpolation shows
+    y = 2.0 * x + 1.0 + rng.normal(0.0, sigma)
+    grid = np.linspace(0.3, 9.7, 17)             # between the rows
+    bands = []
+    for order in (np.arange(x.size), rng.permutation(x.size)):
+        problem = FitProblem.create(FormulaModel("a*x + b", ("x",)), x[order], y[order],
+                                    {"a": 1.0, "b": 0.0}, sigma=sigma[order])
+        _f, lo, hi = band(fit(problem), grid, kind="prediction")
+        bands.append(hi - lo)
+    np.testing.assert_allclose(bands[0], bands[1], rtol=1e-9)
+    expected_sigma = np.interp(grid, x, sigma)   # the band widens with the local sigma
+    assert np.all(np.diff(bands[0]) > 0) and np.all(bands[0] > 2 * 1.9 * expected_sigma)
