@@ -15,7 +15,6 @@ path with double-double refinement.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,21 +85,17 @@ def _hankel(S: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return G, M
 
 
-#: below this many points numpy's passes are cheap and the compiled kernels
-#: are not worth it
-KERNEL_MIN_POINTS = 1 << 18
-#: below this many points the kernels are used only when a process has loaded
-#: them already: importing numba and its cached code costs ~0.5 s and ~100 MB
-#: of memory, more than the chunked numpy passes take for one fit of a few
-#: million points (and, on a 1M-row file, more memory than its data)
-KERNEL_IMPORT_POINTS = 1 << 23
+#: below this many points the chunked numpy passes serve: importing numba and
+#: its cached code costs ~0.5 s and ~100 MB of memory, more than the numpy
+#: passes take for one fit of a few million points (and, on a 1M-row file,
+#: more memory than its data).  The choice depends on n alone, never on what
+#: the process loaded before, so a fit gives the same digits in any process.
+KERNEL_MIN_POINTS = 1 << 23
 
 
 def _kernels_for(n: int):
     """The compiled-kernel module for big data when numba is there, else None."""
     if n < KERNEL_MIN_POINTS:
-        return None
-    if n < KERNEL_IMPORT_POINTS and "lsqfit_app.solvers._kernels" not in sys.modules:
         return None
     from lsqfit_app.solvers import _kernels
     return _kernels if _kernels.available() else None
