@@ -227,9 +227,7 @@ def race(problem: FitProblem, methods: Sequence[str] | None = None, **kwargs) ->
 
     from dataclasses import replace
 
-    # the start search may meet overflow or log(<0), as fit's does (it silences them too)
-    with np.errstate(all="ignore"):
-        start = resolve_starts(problem)
+    start = resolve_starts(problem)
     fixed_start = problem.with_params(
         [p.with_value(float(v)) for p, v in zip(problem.params, start)])
     # LM is unconstrained: within the model's own bound hints it runs as an

@@ -214,12 +214,10 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
         # real cause is the name taken for a parameter, so say that instead
         expr = _parsed_or_none(model_spec)
         if expr is not None:
-            context.check_names(expr.ordered_names, model_spec)
-            context.check_constants(expr.constants, model_spec)
+            context.check(expr, model_spec)
         raise
     if isinstance(model, FormulaModel):
-        context.check_names(model.expression.ordered_names, model.formula)
-        context.check_constants(model.expression.constants, model.formula)
+        context.check(model.expression, model.formula)
         x = {var: np.asarray(table.column(source[var]).values, dtype=float)
              for var in model.independent_vars}
     else:
@@ -262,6 +260,11 @@ class _NameContext:
 
     def _ident(self, column: str) -> str:
         return {v: k for k, v in self.table.identifier_names().items()}.get(column, column)
+
+    def check(self, expr, formula: str) -> None:
+        """Refuse a formula whose names or constants are ambiguous here (see below)."""
+        self.check_names(expr.ordered_names, formula)
+        self.check_constants(expr.constants, formula)
 
     def check_names(self, names, formula: str) -> None:
         ids = self.table.identifier_names()

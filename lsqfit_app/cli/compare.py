@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lsqfit_app.cli.fit import load_problem
+    from lsqfit_app.cli.fit import load_problems
     from lsqfit_app.compare import compare_models
     from lsqfit_app.report.text import fmt
     from lsqfit_app.solvers import SolverOptions
@@ -38,11 +38,7 @@ def run(args) -> int:
         if len(parts) != 2 or not all(parts):
             raise InputError(f"--nested {text!r}: expected SIMPLE,COMPLEX")
         nested.append((parts[0], parts[1]))
-    problems = []
-    read = None
-    for spec in args.model:
-        read, problem = load_problem(args, spec)
-        problems.append(problem)
+    read, problems = load_problems(args, args.model)
     comparison = compare_models(problems, args.model, method=args.solver, nested=nested,
                                 options=SolverOptions(max_iterations=args.max_iterations))
     if args.report:

@@ -99,7 +99,13 @@ def add_arguments(parser) -> None:
 
 
 def load_problem(args, model_spec: str):
-    """Read the file and build the FitProblem from the command line options.
+    """Read the file and build the FitProblem from the command line options."""
+    read, (problem,) = load_problems(args, [model_spec])
+    return read, problem
+
+
+def load_problems(args, model_specs):
+    """Read the file once and build one FitProblem per model (``compare`` has several).
 
     The output options on ``args`` (those of :data:`~lsqfit_app.cli.outputs.OUTPUT_OPTIONS`)
     are checked first, so ``fit`` and ``compare`` both refuse an output that
@@ -115,9 +121,9 @@ def load_problem(args, model_spec: str):
     roles = Roles(x=tuple(args.x) if args.x else ("1",), y=args.y, sigma=args.sigma,
                   x_given=args.x is not None)
     specs = [parse_param(t) for t in args.param] + [parse_param(t, fixed=True) for t in args.fix]
-    problem = make_problem(read.table, roles, model_spec, specs, weights=args.weights,
-                           loss=args.loss, f_scale=args.f_scale)
-    return read, problem
+    problems = [make_problem(read.table, roles, spec, specs, weights=args.weights,
+                             loss=args.loss, f_scale=args.f_scale) for spec in model_specs]
+    return read, problems
 
 
 def run(args) -> int:
@@ -167,7 +173,9 @@ def run(args) -> int:
 
 def _context(args, read, problem):
     """The report context (file, masks, line numbers), or None when nothing is written."""
-    if args.report is None and args.export_fit is None and args.script is None:
+    from lsqfit_app.cli.outputs import output_paths
+
+    if not output_paths(args):
         return None
     from lsqfit_app import report
 

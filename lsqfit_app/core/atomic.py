@@ -17,6 +17,7 @@ by an unrelated process after a crash).
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -95,8 +96,7 @@ def clean_orphans(folder: str | os.PathLike, target: str | None = None) -> list[
             age = now - os.lstat(path).st_mtime
         except OSError:
             continue
-        own = pid == os.getpid()
-        if (not own and not _pid_alive(pid)) or age > STALE_SECONDS:
+        if not _pid_alive(pid) or age > STALE_SECONDS:   # (our own pid is alive)
             try:
                 os.remove(path)
                 removed.append(path)
@@ -154,6 +154,21 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically."""
     write_bytes_atomic(path, text.encode(encoding))
+
+
+def write_text_stream_atomic(path: str | os.PathLike, fill: Callable[[IO[str]], None],
+                             encoding: str = "utf-8") -> None:
+    """Write atomically what ``fill(text_file)`` writes, streamed (never whole in memory).
+
+    The text file is opened with ``newline=""``, as the csv module wants.
+    """
+    def write(raw) -> None:
+        fh = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        fill(fh)
+        fh.flush()
+        fh.detach()  # write_atomic closes the file itself
+
+    write_atomic(path, write)
 
 
 def _sync_folder(folder: str) -> None:

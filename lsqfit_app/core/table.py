@@ -24,7 +24,6 @@ a column they read changes.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import re
@@ -33,7 +32,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lsqfit_app.core.atomic import write_atomic
+from lsqfit_app.core.atomic import write_atomic, write_text_stream_atomic
 from lsqfit_app.core.errors import InputError
 
 #: Reason used when the caller gives none.
@@ -598,9 +597,8 @@ class Table:
         if decimal == delimiter:
             raise InputError("the decimal separator cannot be the delimiter")
 
-        def write(raw) -> None:
+        def write(fh) -> None:
             # written through a temporary file: a crash keeps the previous CSV
-            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
             header = self.names + (["masked"] if masks else [])
             writer.writerow(header)
@@ -615,10 +613,8 @@ class Table:
             if masks:
                 cols.append([self._reasons[m] for m in self._mask])
             writer.writerows(zip(*cols) if cols else [])
-            fh.flush()
-            fh.detach()  # the atomic writer closes the file itself
 
-        write_atomic(path, write)
+        write_text_stream_atomic(path, write)
 
     def to_xlsx(self, path: str | os.PathLike, *, sheet: str = "Data", masks: bool = False) -> None:
         """Write the table as an XLSX workbook (needs openpyxl).

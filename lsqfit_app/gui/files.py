@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from lsqfit_app.core.table import Table
+from lsqfit_app.io.project import SUFFIX as PROJECT_SUFFIX
 
-PROJECT_SUFFIX = ".lsqfit"
 MAX_RECENT = 10
 _SIGMA_NAMES = re.compile(r"^(sigma|sd|std|err|error|unc|uncertainty|dy|s_?y|u)\b", re.I)
 

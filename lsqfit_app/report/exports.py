@@ -17,9 +17,7 @@ memory as text or as cell objects.
 from __future__ import annotations
 
 import csv
-import io
 import math
-import re
 
 import numpy as np
 
@@ -34,12 +32,14 @@ XLSX_MAX_ROWS = 1_048_576
 #: characters that make a spreadsheet read a cell as a formula (OWASP CSV
 #: injection: = + - @, tab and carriage return), and their full-width forms
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 def formula_risk(text: str) -> bool:
     """Would a spreadsheet take this text cell for a formula?
 
     Leading blanks are skipped: some spreadsheets trim them before looking.
     """
-    return text.startswith(FORMULA_TRIGGERS) or text.lstrip(" \n").startswith(FORMULA_TRIGGERS)
+    return text.lstrip(" \n").startswith(FORMULA_TRIGGERS)   # (no trigger is a blank)
 
 
 def text_cell(text) -> str:
@@ -62,16 +62,9 @@ def _column_title(problem, name: str, first: bool) -> str:
 
 def prediction_note(result) -> str:
     """What the prediction band at the data rows adds, in words (for headers and notes)."""
-    from lsqfit_app.core import bands
+    from lsqfit_app.core.bands import prediction_variance
 
-    describe = getattr(bands, "prediction_variance", None)
-    if describe is not None:
-        return describe(result)
-    # an engine without the description: say what this module can see
-    s = result.statistics
-    if not s.weighted:
-        return "residual variance s²"
-    return "each row's own sigma²" if s.absolute_sigma else "s² × each row's own sigma²"
+    return prediction_variance(result)
 
 
 def fit_table(result, problem) -> tuple[list[str], list[np.ndarray]]:
@@ -135,7 +128,7 @@ def export_fit(result, problem, path) -> None:
     InputError
         Unknown suffix, or the file cannot be written.
     """
-    from lsqfit_app.core.atomic import write_atomic
+    from lsqfit_app.core.atomic import write_atomic, write_text_stream_atomic
     from lsqfit_app.report.files import checked_suffix
 
     path, suffix = checked_suffix(path, EXPORT_SUFFIXES, "export fitted data to")
@@ -146,13 +139,12 @@ def export_fit(result, problem, path) -> None:
     header, columns = fit_table(result, problem)
     # streamed into the temporary file: a big export never sits in memory whole
     if suffix == ".csv":
-        write_atomic(path, lambda fh: _write_csv(fh, header, columns))
+        write_text_stream_atomic(path, lambda fh: _write_csv(fh, header, columns))
     else:
         write_atomic(path, lambda fh: _write_xlsx(fh, header, columns, result))
 
 
-def _write_csv(fh, header, columns) -> None:
-    out = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+def _write_csv(out, header, columns) -> None:
     # every header cell quoted: the csv module quotes a field only for the
     # delimiter, quotes or "\n", so a header holding "\r" would end the row
     # for readers; quoting is also OWASP's advice for text cells
@@ -165,8 +157,6 @@ def _write_csv(fh, header, columns) -> None:
         cells = [_csv_numbers(c[block]) for c in columns[:-1]]
         cells.append([text_cell(v) for v in columns[-1][block].tolist()])
         writer.writerows(zip(*cells))
-    out.flush()
-    out.detach()  # the caller owns fh
 
 
 def _write_xlsx(fh, header, columns, result) -> None:

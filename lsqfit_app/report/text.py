@@ -5,7 +5,7 @@ import math
 import textwrap
 
 from lsqfit_app.core.result import FitResult
-from lsqfit_app.report.content import conventions
+from lsqfit_app.report.content import conventions, sse_label
 
 
 def fmt(value, digits: int = 6) -> str:
@@ -51,12 +51,11 @@ def format_result(result: FitResult) -> str:
         lines.append(f"{p.name:<18}{fmt(p.value, 10):>15}{fmt(p.stderr, 4):>13}{ci:>29}"
                      f"{fmt(p.p_value, 3):>10}  {note}")
     rank = f"; rank {s.rank} (rank deficient)" if s.rank < s.n_free else ""
-    # the weighted sum once: with absolute sigma it is the chi-square
+    # the weighted sum once, named as everywhere (content.sse_label); with
+    # absolute sigma it is the chi-square, whose reduced form follows
+    sse = f"{ascii_text(sse_label(s)[0])} {fmt(s.sse, 10)}"
     if s.chi_squared is not None:
-        sse = (f"chi^2 (weighted SSE) {fmt(s.chi_squared, 10)}   "
-               f"reduced chi^2 {fmt(s.reduced_chi_squared)}")
-    else:
-        sse = f"{'weighted SSE' if s.weighted else 'SSE'} {fmt(s.sse, 10)}"
+        sse += f"   reduced chi^2 {fmt(s.reduced_chi_squared)}"
     lines += [
         "",
         f"points used {s.n_used} of {s.n} (masked {s.n_excluded}, missing {s.n_missing}); "

@@ -186,7 +186,17 @@ def given_bounds(problem: FitProblem) -> list[str]:
 
 
 def resolve_starts(problem: FitProblem, cancel: CancelToken | None = None) -> np.ndarray:
-    """Start values for every parameter: the given ones, guesses for the rest."""
+    """Start values for every parameter: the given ones, guesses for the rest.
+
+    Guesses and the start search try points where the model may overflow or
+    take log(<0): that is expected there, so its floating-point warnings are
+    silenced here, for every caller (fit, the race, the window's Guess).
+    """
+    with np.errstate(all="ignore"):
+        return _resolve_starts(problem, cancel)
+
+
+def _resolve_starts(problem: FitProblem, cancel: CancelToken | None) -> np.ndarray:
     values = [p.value for p in problem.params]
     if all(v is not None for v in values):
         return np.array(values, dtype=float)

@@ -228,10 +228,9 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     all_used = n_used == problem.n
     fitted = f_u if all_used else model.eval(full, problem.x)
     residuals = problem.y - fitted
-    if problem.weighting == "none":
-        weighted_res = residuals.copy()
-    else:
-        weighted_res = residuals / problem.point_sigma()
+    # each row's sigma (computed for poisson/relative weights): once, for both uses
+    row_sigma = None if problem.weighting == "none" else problem.point_sigma()
+    weighted_res = residuals.copy() if row_sigma is None else residuals / row_sigma
     scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
     # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows,
     # in one buffer (the same operations as the expression, without four
@@ -260,8 +259,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         fitted=fitted, residuals=residuals, weighted_residuals=weighted_res,
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
         weighting=problem.weighting, model=model, extra=extra,
-        row_sigma=None if problem.weighting == "none" else problem.point_sigma(),
-        data_x=problem.x)
+        row_sigma=row_sigma, data_x=problem.x)
 
 
 def _has_constant_term(model, obj: Objective, full: np.ndarray, J: np.ndarray | None) -> bool:

@@ -92,10 +92,11 @@ def run_lbfgs(obj: Objective, options) -> Outcome:
                        "L-BFGS-B ended where the model is not finite; the best finite point is shown")
     if obj.best_objective < f:
         # a line search that failed can end on a worse trial point than one it saw
-        theta = obj.best_theta
+        theta, f = obj.best_theta, obj.best_objective
     status, words = translate(res.message, res.status == 1, res.status == 1 and res.nit > maxiter)
     if status in ("converged", "line_search"):
-        if obj.at_rounding_level(theta):
+        stationarity = obj.predicted_decrease(theta)
+        if stationarity.at_rounding_level:
             # the tolerances are far below what rounding allows (they meet
             # NIST's digits elsewhere): a stop where no step can improve the
             # fit measurably is convergence, as MINPACK's info 6-8 are for LM
@@ -105,7 +106,7 @@ def run_lbfgs(obj: Objective, options) -> Outcome:
             # (NIST MGH10, BoxBOD from their first starts)
             if status == "converged":
                 status, words = "stalled", "L-BFGS-B's own tests were met"
-            decrease, f = obj.predicted_decrease(theta).decrease, obj.value(theta)
+            decrease = stationarity.decrease
             words += (f"; a Gauss-Newton step would still lower the objective by "
                       f"{decrease / f if f > 0 else decrease:.2g} of its value")
     return Outcome(theta, status, words)

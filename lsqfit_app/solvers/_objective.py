@@ -39,6 +39,11 @@ class Stationarity(NamedTuple):
     noise: float         # F's rounding level there
     step: float          # relative size, |D s| / |D theta| with D the column norms
 
+    @property
+    def at_rounding_level(self) -> bool:
+        """See :meth:`Objective.at_rounding_level`."""
+        return self.decrease <= self.noise or self.step <= STEP_RTOL
+
 
 class Cancelled(Exception):
     """Raised inside a solver's callbacks to unwind it on cancel (never escapes fit())."""
@@ -181,7 +186,7 @@ class Objective:
             self._last = None   # see evaluate() in _evaluator
         if core is not None:
             r = core(self.expand(theta))[1]
-        elif len(self.row_blocks) > 1:
+        elif self.lean:
             r = np.empty(self.y.size)
             p = self.expand(theta)
             for rows in self.row_blocks:
@@ -223,7 +228,7 @@ class Objective:
         cancel = self.cancel
         core = self._compiled()
         # the blocked numpy core takes the free columns itself (_blocked_core)
-        selects = core is None and len(self.row_blocks) > 1
+        selects = core is None and self.lean
         core = core or self._numpy_core()
         lean = self.lean
 
@@ -497,8 +502,7 @@ class Objective:
         second covers fits with (nearly) zero residuals, where F falls far
         below the rounding of the parameters that produce it.
         """
-        s = self.predicted_decrease(theta)
-        return s.decrease <= s.noise or s.step <= STEP_RTOL
+        return self.predicted_decrease(theta).at_rounding_level
 
     def nonfinite_text(self, values: np.ndarray) -> str:
         """Where per-row values (used rows) are not finite: "rows 3, 4 (x = 0.1, 0.2)".

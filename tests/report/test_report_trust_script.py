@@ -7,10 +7,6 @@ reproduces the fit.
 from __future__ import annotations
 
 import ast
-import math
-import re
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -18,8 +14,8 @@ import pytest
 
 from lsqfit_app.report import ReportContext, write_script
 from lsqfit_app.report.script import py_literal, script_text
+from script_checks import check_same, run_script_file
 
-LINE = re.compile(r"^(\S+) = (\S+) \+/- (\S+)$")
 PWN = "__import__('os').system('touch PWNED')"
 
 HOSTILE_FILES = [
@@ -54,27 +50,6 @@ def _fit_file(path, sheet=None):
     return read, problem, result
 
 
-def _run(script, cwd) -> dict[str, tuple[float, float]]:
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr
-    out = {}
-    for line in proc.stdout.splitlines():
-        m = LINE.match(line)
-        if m:
-            out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
-    return out
-
-
-def _check_same(result, printed) -> None:
-    assert list(printed) == list(result.param_names)
-    for p in result.parameters:
-        value, err = printed[p.name]
-        assert value == pytest.approx(p.value, rel=1e-8), p.name
-        if math.isfinite(p.stderr):
-            assert err == pytest.approx(p.stderr, rel=1e-6), p.name
-
-
 def _data(seed):
     rng = np.random.default_rng(seed)
     x = np.linspace(0.0, 5.0, 35)
@@ -96,9 +71,9 @@ def test_hostile_file_and_column_names_run_no_code(index, tmp_path):
     script = tmp_path / "reproduce.py"
     write_script(result, problem, script, context=context)
     text = script.read_text(encoding="utf-8")
-    printed = _run(script, tmp_path)
+    printed = run_script_file(script, tmp_path)
     assert not (tmp_path / "PWNED").exists()
-    _check_same(result, printed)
+    check_same(result, printed)
     # the names are recorded exactly, as data, and nowhere else
     tree = ast.parse(text)
     consts = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body
@@ -131,7 +106,7 @@ def test_hostile_sheet_names_run_no_code(tmp_path):
     for sheet in (context.sheet, f"a\n{PWN}\n#\u2028\\", None):
         script = tmp_path / "reproduce.py"
         write_script(result, problem, script, context=replace(context, sheet=sheet))
-        _check_same(result, _run(script, tmp_path))
+        check_same(result, run_script_file(script, tmp_path))
         assert not (tmp_path / "PWNED").exists()
         tree = ast.parse(script.read_text(encoding="utf-8"))
         sheets = [ast.literal_eval(t.value) for t in tree.body if isinstance(t, ast.Assign)
@@ -145,7 +120,7 @@ def test_hostile_title_notes_and_versions(formula_fit, tmp_path):
                       created=f"'''\n{PWN}", versions=(("x\n" + PWN, '"""'),))
     script = tmp_path / "reproduce.py"
     write_script(result, problem, script, context=context)
-    _check_same(result, _run(script, tmp_path))
+    check_same(result, run_script_file(script, tmp_path))
     assert not (tmp_path / "PWNED").exists()
 
 
@@ -182,4 +157,4 @@ def test_unicode_parameter_names(tmp_path):
     assert "α" in text
     script = tmp_path / "reproduce.py"
     script.write_text(text, encoding="utf-8")
-    _check_same(result, _run(script, tmp_path))
+    check_same(result, run_script_file(script, tmp_path))

@@ -1,10 +1,6 @@
 """The exported script reproduces our fit when run on its own."""
 from __future__ import annotations
 
-import math
-import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,38 +8,7 @@ import pytest
 from lsqfit_app.report import write_script
 from lsqfit_app.report.script import expression_code, _Namer
 from lsqfit_app.models.expression import parse_expression
-
-LINE = re.compile(r"^(\w+) = (\S+) \+/- (\S+)")
-
-
-def run_script(result, problem, tmp_path, context=None) -> dict[str, tuple[float, float]]:
-    path = tmp_path / "reproduce.py"
-    write_script(result, problem, path, context=context)
-    text = path.read_text()
-    assert "lsqfit_app" not in text.split('"""', 2)[2]  # standalone: imports only numpy/scipy
-    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    out = {}
-    for line in proc.stdout.splitlines():
-        m = LINE.match(line)
-        if m:
-            out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
-    return out
-
-
-def check_same(result, printed) -> None:
-    assert list(printed) == list(result.param_names)
-    for p in result.parameters:
-        value, err = printed[p.name]
-        assert value == pytest.approx(p.value, rel=1e-8, abs=1e-300), p.name
-        if p.fixed:
-            assert err == 0.0
-        elif math.isfinite(p.stderr):
-            assert err == pytest.approx(p.stderr, rel=1e-6), p.name
-        else:
-            assert math.isnan(err)
-
+from script_checks import check_same, run_script
 
 @pytest.mark.parametrize("name", ["formula_fit", "library_fit", "weighted_fit", "fixed_fit",
                                   "bounded_fit"])
