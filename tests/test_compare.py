@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lsqfit_app.cli import main
-from lsqfit_app.compare import compare_models, is_nested, race, runs_test
+from lsqfit_app.solvers.compare import compare_models, is_nested, race, runs_test
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.progress import CancelToken
 from lsqfit_app.core.result import FitStatus

@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from lsqfit_app.cli.fit import load_problems
-    from lsqfit_app.compare import compare_models
+    from lsqfit_app.solvers.compare import compare_models
     from lsqfit_app.report.text import fmt
     from lsqfit_app.solvers import SolverOptions
 

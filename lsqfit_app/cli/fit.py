@@ -114,7 +114,7 @@ def load_problems(args, model_specs):
     from lsqfit_app.cli.outputs import check_outputs, output_paths
     from lsqfit_app.io import read_table
     from lsqfit_app.io.options import read_options_from_args
-    from lsqfit_app.roles import Roles, make_problem, parse_param
+    from lsqfit_app.session.roles import Roles, make_problem, parse_param
 
     check_outputs([args.file], output_paths(args))
     read = read_table(args.file, **read_options_from_args(args))
@@ -128,7 +128,7 @@ def load_problems(args, model_specs):
 
 def run(args) -> int:
     from lsqfit_app.report.text import format_result
-    from lsqfit_app.compare import race
+    from lsqfit_app.solvers.compare import race
     from lsqfit_app.solvers import SolverOptions, fit
 
     read, problem = load_problem(args, args.model)

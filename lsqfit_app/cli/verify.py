@@ -10,7 +10,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lsqfit_app.verify import EXEMPT, TARGETS, run_verify
+    from lsqfit_app.solvers.nist import EXEMPT, TARGETS, run_verify
 
     def show(row):
         if args.json:

@@ -43,7 +43,7 @@ def application() -> QApplication:
 def open_example(window: MainWindow, fit: bool = True) -> None:
     """Load the bundled peak example with its roles and model, and fit it."""
     from lsqfit_app.io import read_table
-    from lsqfit_app.resources_path import resource_path
+    from lsqfit_app.core.resources import resource_path
     read = read_table(resource_path(EXAMPLE))
     window.set_table(read.table, "peak.csv (example)")
     window.set_source(read, resource_path(EXAMPLE))

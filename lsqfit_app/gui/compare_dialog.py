@@ -3,11 +3,11 @@
 Two tabs share one background runner:
 
 * **Models**: several library models or formulas fitted to the same data
-  concurrently (``lsqfit_app.compare.compare_models``), ranked by AICc with
+  concurrently (``lsqfit_app.solvers.compare.compare_models``), ranked by AICc with
   Akaike weights, BIC, adjusted R^2, residual SD, a runs test, and the F test
   for nested pairs; overlaid curves and residuals; "Use as current fit".
 * **Solver race**: the same problem and start, every applicable solver
-  concurrently (``lsqfit_app.compare.race``), with their objective histories
+  concurrently (``lsqfit_app.solvers.compare.race``), with their objective histories
   overlaid live on a log scale and a table of iterations, evaluations, time,
   final SSE and status.  It makes visible why gradient descent crawls where
   LM converges in a dozen iterations.
@@ -261,7 +261,7 @@ class CompareDialog(QDialog):
 
     def run_models(self) -> bool:
         """Start the comparison of the listed models; False if it cannot start."""
-        from lsqfit_app.compare import compare_models
+        from lsqfit_app.solvers.compare import compare_models
 
         specs = self.model_specs()
         if len(specs) < 2:
@@ -287,7 +287,7 @@ class CompareDialog(QDialog):
 
     def run_race(self) -> bool:
         """Start the solver race on the current problem; False if it cannot start."""
-        from lsqfit_app.compare import race
+        from lsqfit_app.solvers.compare import race
         from lsqfit_app.solvers import check_method
 
         try:

@@ -419,7 +419,7 @@ class MainWindow(QMainWindow):
             y_label = table.column(y_name).label
         y_unit = table.column(y_name).unit if y_name in table.names else ""
         self.plots.set_labels(x_label, y_label, y_unit)
-        from lsqfit_app.roles import formula_names
+        from lsqfit_app.session.roles import formula_names
         # formulas name columns by identifier ("t" for the column "t (s)")
         self.fit_panel.set_variables(formula_names(table, [x_name] if x_name else []))
         if self._result is not None and x_name != self._result_x_name:
@@ -497,7 +497,7 @@ class MainWindow(QMainWindow):
         InputError
             With a message for the user.
         """
-        from lsqfit_app.roles import Roles, select
+        from lsqfit_app.session.roles import Roles, select
         x_name, y_name, s_name = self.data_panel.roles()
         if not x_name or not y_name:
             raise InputError("choose the x and y columns first")

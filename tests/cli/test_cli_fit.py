@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lsqfit_app.cli import main
-from lsqfit_app.resources_path import resource_path
+from lsqfit_app.core.resources import resource_path
 
 PEAK = str(resource_path("examples/peak.csv"))
 DECAY = str(resource_path("examples/decay.csv"))

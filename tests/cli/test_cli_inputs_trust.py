@@ -246,7 +246,7 @@ def test_a_column_called_e_is_not_taken_for_the_constant(capsys, tmp_path):
 
 def test_formula_names_offer_x_only_when_no_column_is_called_x():
     from lsqfit_app.core.table import Table
-    from lsqfit_app.roles import formula_names
+    from lsqfit_app.session.roles import formula_names
 
     assert formula_names(Table([("t (s)", [1.0]), ("y", [2.0])]), ["t (s)"]) == ("t", "x")
     assert formula_names(Table([("t", [1.0]), ("x", [2.0])]), ["t"]) == ("t",)

@@ -7,7 +7,7 @@ import pytest
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.models import make_model
-from lsqfit_app.resources_path import resource_path
+from lsqfit_app.core.resources import resource_path
 from lsqfit_app.solvers import fit
 
 
@@ -38,7 +38,7 @@ def peak_read():
 
 @pytest.fixture(scope="session")
 def library_fit(peak_read):
-    from lsqfit_app.roles import Roles, make_problem
+    from lsqfit_app.session.roles import Roles, make_problem
 
     problem = make_problem(peak_read.table, Roles(x=("1",), y="2", sigma="3"), "gaussian+line", [])
     return fit(problem), problem

@@ -41,7 +41,7 @@ def _write_csv(path, x, y, s, header) -> None:
 
 def _fit_file(path, sheet=None):
     from lsqfit_app.io import read_table
-    from lsqfit_app.roles import Roles, make_problem
+    from lsqfit_app.session.roles import Roles, make_problem
     from lsqfit_app.solvers import fit
 
     read = read_table(str(path), sheet=sheet)

@@ -88,7 +88,7 @@ def test_html_marks_strong_correlation(library_fit, tmp_path):
 
 
 def test_comparison_section(library_fit, tmp_path):
-    from lsqfit_app.roles import Roles, make_problem  # noqa: F401
+    from lsqfit_app.session.roles import Roles, make_problem  # noqa: F401
     from lsqfit_app.solvers import fit
 
     result, problem = library_fit

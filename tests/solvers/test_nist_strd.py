@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lsqfit_app.resources_path import resource_path
-from lsqfit_app.verify import EXEMPT, TARGETS, check_problem, load_problems
+from lsqfit_app.core.resources import resource_path
+from lsqfit_app.solvers.nist import EXEMPT, TARGETS, check_problem, load_problems
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "nist" / "strd.json"
 PROBLEMS = load_problems()

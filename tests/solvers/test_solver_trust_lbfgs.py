@@ -128,7 +128,7 @@ def test_iteration_limit_of_lbfgs_is_a_status_in_our_words():
 ])
 def test_lbfgs_plateau_is_not_called_converged(name, start, converges):
     # L-BFGS-B's own tests pass on these plateaus far from the certified minimum
-    from lsqfit_app.verify import build_problem, load_problems
+    from lsqfit_app.solvers.nist import build_problem, load_problems
 
     spec = next(p for p in load_problems() if p["name"] == name)
     result = fit(build_problem(spec, start), "lbfgs")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lsqfit_app.compare import race
+from lsqfit_app.solvers.compare import race
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.core.problem import FitProblem

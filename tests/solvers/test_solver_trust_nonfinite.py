@@ -4,7 +4,7 @@ parameter."""
 import numpy as np
 import pytest
 
-from lsqfit_app.compare import race
+from lsqfit_app.solvers.compare import race
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.result import FitStatus

@@ -19,7 +19,7 @@ def resource_path(name: str) -> Path:
             return candidate
     except ModuleNotFoundError:
         pass
-    candidate = Path(__file__).resolve().parent.parent / "resources" / name
+    candidate = Path(__file__).resolve().parents[2] / "resources" / name
     if candidate.exists():
         return candidate
     raise FileNotFoundError(f"bundled resource {name!r} is missing from this installation")

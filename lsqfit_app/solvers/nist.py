@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from lsqfit_app.core.problem import FitProblem
-from lsqfit_app.resources_path import resource_path
+from lsqfit_app.core.resources import resource_path
 
 TARGETS = {
     "nonlinear": {"params": 7.0, "sd": 4.0, "rss": 9.0},
