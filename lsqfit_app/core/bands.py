@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from lsqfit_app.core.statistics import interval_quantile
-from lsqfit_app.models.base import as_predictors
+from lsqfit_app.core.model import as_predictors
 
 
 def fitted_curve(result, x) -> np.ndarray:

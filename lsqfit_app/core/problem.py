@@ -28,7 +28,7 @@ from lsqfit_app.core.errors import InputError, ParameterError
 from lsqfit_app.core.frozen import frozen_instance
 from lsqfit_app.core.losses import check_loss
 from lsqfit_app.core.parameters import Parameter
-from lsqfit_app.models.base import Model, as_predictors
+from lsqfit_app.core.model import Model, as_predictors
 
 WEIGHTINGS = ("none", "sigma", "poisson", "relative")
 

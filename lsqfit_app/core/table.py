@@ -18,7 +18,7 @@ mutate a table; a worker gets :meth:`Table.snapshot`, a copy that shares
 nothing, so edits during a fit cannot change the fit.
 
 Computed columns hold an expression of other columns in the safe formula
-language of :mod:`lsqfit_app.models.expression`; they are recomputed whenever
+language of :mod:`lsqfit_app.core.expression`; they are recomputed whenever
 a column they read changes.
 """
 from __future__ import annotations
@@ -496,7 +496,7 @@ class Table:
 
     def evaluate(self, text: str) -> np.ndarray:
         """Evaluate an expression of columns (``"log(y)"``) over all rows."""
-        from lsqfit_app.models.expression import compile_column_expression
+        from lsqfit_app.core.expression import compile_column_expression
 
         ids = self.identifier_names()
         expr = compile_column_expression(text, ids.keys())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from lsqfit_app.models.base import Model, ParamHint
+from lsqfit_app.core.model import Model, ParamHint
 
 __all__ = ["Model", "ParamHint", "make_model"]
 

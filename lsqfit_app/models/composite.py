@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.models.base import Model, ParamHint, as_predictors
+from lsqfit_app.core.model import Model, ParamHint, as_predictors
 from lsqfit_app.models.library import _peak_features, _prepare, _smooth
 from lsqfit_app.models.peakfind import find_peaks, half_widths
 

@@ -1,7 +1,7 @@
 """A model given as a formula the user typed, with exact symbolic derivatives.
 
 ``FormulaModel("a*exp(-x/tau) + c", variables=("x",))`` parses the text with
-the safe parser of :mod:`lsqfit_app.models.expression`; names that are
+the safe parser of :mod:`lsqfit_app.core.expression`; names that are
 predictor columns become ``independent_vars``, all other names parameters.
 The Jacobian comes from symbolic derivatives, evaluated together with the
 model in one pass over the shared nodes.  Parameters in which the formula is
@@ -16,8 +16,8 @@ from typing import Iterable
 import numpy as np
 
 from lsqfit_app.core.errors import FormulaError
-from lsqfit_app.models.base import Model, Predictors, as_predictors
-from lsqfit_app.models.expression import Expression, Program, parse_expression
+from lsqfit_app.core.model import Model, Predictors, as_predictors
+from lsqfit_app.core.expression import Expression, Program, parse_expression
 
 
 class FormulaModel(Model):
@@ -104,7 +104,7 @@ class FormulaModel(Model):
         that are products of constants, predictors and their integer powers;
         the closed-form solver needs those beyond double precision.
         """
-        from lsqfit_app.models.expression_dd import evaluate_dd
+        from lsqfit_app.core.expression_dd import evaluate_dd
 
         env, n = self._env(p, x)
         his, los = [], []
@@ -118,7 +118,7 @@ class FormulaModel(Model):
 
     def polynomial_powers(self):
         """Powers when the formula is sum_j p_j * x**k_j in its one predictor."""
-        from lsqfit_app.models.expression import Const, Pow, Var
+        from lsqfit_app.core.expression import Const, Pow, Var
 
         if len(self.independent_vars) != 1 or not self.is_linear:
             return None

@@ -51,7 +51,7 @@ from scipy.special import expit
 from lsqfit_app.core.ddarith import mul_dd
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.models import lineshapes as ls
-from lsqfit_app.models.base import Model, ParamHint, as_predictors
+from lsqfit_app.core.model import Model, ParamHint, as_predictors
 
 #: lower bound hint of widths and time constants (strictly inside is enforced by guess)
 _POSITIVE = 0.0

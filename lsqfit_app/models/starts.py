@@ -61,7 +61,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy.optimize import least_squares
 
-from lsqfit_app.models.base import Model, as_predictors
+from lsqfit_app.core.model import Model, as_predictors
 
 #: random combinations tried when there are several nonlinear parameters
 _RANDOM_TRIALS = 200
@@ -463,7 +463,7 @@ def _periodic_roles(model: Model, names: tuple[str, ...], x: Mapping[str, np.nda
     dict
         name -> list of q values (frequency grid), or ``["phase"]``.
     """
-    from lsqfit_app.models.expression import Expression, Func
+    from lsqfit_app.core.expression import Expression, Func
 
     expr = getattr(model, "expression", None)
     if not isinstance(expr, Expression) or len(x) != 1:
@@ -527,7 +527,7 @@ def _peak_roles(model: Model, names: tuple[str, ...], x: Mapping[str, np.ndarray
     with the difference on either side: ``exp(-(x-b)**2/(2*c**2))``,
     ``(x-b)/c``, or ``c**2/((x-b)**2+c**2)`` (a Lorentzian).
     """
-    from lsqfit_app.models.expression import Div, Expression, Sub, Var
+    from lsqfit_app.core.expression import Div, Expression, Sub, Var
 
     expr = getattr(model, "expression", None)
     if not isinstance(expr, Expression) or len(x) != 1:

@@ -15,7 +15,7 @@ import functools
 import io
 import re
 
-from lsqfit_app.models import expression as ex
+from lsqfit_app.core import expression as ex
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
           "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",

@@ -13,7 +13,7 @@ are not at a bound; under a robust loss s2 is Huber's factor E[psi^2]/E[psi']^2
 at a robust scale (core/losses.py).
 
 The numpy code is generated from the *expression tree* of the already
-validated formula (:mod:`lsqfit_app.models.expression`), never from the text
+validated formula (:mod:`lsqfit_app.core.expression`), never from the text
 the user typed: every name becomes a Python identifier checked by the
 parser, every function an ``np.``/``special.`` ufunc.  Library models are
 written from their ``formula`` (which is in the same language); the Voigt
@@ -31,7 +31,7 @@ import unicodedata
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.models import expression as ex
+from lsqfit_app.core import expression as ex
 
 _FUNC_CODE = {name: f"np.{name}" for name in ex.FUNCTIONS}
 _FUNC_CODE.update({"erf": "special.erf", "erfc": "special.erfc", "abs": "np.abs"})

@@ -144,7 +144,7 @@ class Selection:
 
 def _response(table, text: str):
     """(values, label, column info or None, names of the columns used) of ``-y``."""
-    from lsqfit_app.models.expression import compile_column_expression
+    from lsqfit_app.core.expression import compile_column_expression
 
     try:
         info = resolve_column(table, text)
@@ -232,7 +232,7 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
 
 def _parsed_or_none(text: str):
     from lsqfit_app.core.errors import FormulaError
-    from lsqfit_app.models.expression import parse_expression
+    from lsqfit_app.core.expression import parse_expression
 
     try:
         return parse_expression(text)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lsqfit_app.core.errors import FormulaError
-from lsqfit_app.models.expression import (
+from lsqfit_app.core.expression import (
     FUNCTIONS, Const, Program, compile_column_expression, parse_expression)
 from lsqfit_app.models.formula import FormulaModel
 

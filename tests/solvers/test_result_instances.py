@@ -12,7 +12,7 @@ from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.frozen import frozen_instance
 from lsqfit_app.core.result import FitStatistics, ParameterResult
 from lsqfit_app.models import make_model
-from lsqfit_app.models.base import Model, ParamHint
+from lsqfit_app.core.model import Model, ParamHint
 from lsqfit_app.solvers import fit
 
 VALUES = dict(name="a", value=1.0, stderr=0.1, ci95=(0.8, 1.2), t_value=10.0, p_value=1e-5,

@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from lsqfit_app.core.ddarith import mul_dd, power_dd, two_sum
-from lsqfit_app.models.expression import Add, Const, Expression, Mul, Neg, Pow, Var
+from lsqfit_app.core.expression import Add, Const, Expression, Mul, Neg, Pow, Var
 
 MAX_POWER = 64
 
