@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from lsqfit_app.core.statistics import row_blocks
+
 _SPLITTER = 134217729.0  # 2**27 + 1
 
 
@@ -43,18 +45,13 @@ def two_sum(a: np.ndarray, b: np.ndarray):
     return s, e
 
 
-#: rows per block of :func:`residual_dd` and :func:`transpose_dot_dd`: each
+#: rows per block of :func:`residual_dd` and :func:`transpose_dot_dd`
+#: (``statistics.row_blocks``: one block up to four of these): each
 #: error-free product makes about ten temporaries of its operands' size, which
 #: over a million rows would be ten vectors of the data at a time; blocks keep
 #: them in cache.  Every operation is elementwise (or an exactly rounded sum),
 #: so the result does not depend on the block size.
-BLOCK_ROWS = 1 << 16
-
-
-def _blocks(m: int):
-    """Row slices of at most BLOCK_ROWS rows covering range(m) (one for small m)."""
-    step = max(int(BLOCK_ROWS), 1)
-    return [slice(start, min(m, start + step)) for start in range(0, m, step)] or [slice(0, 0)]
+BLOCK_ROWS = 1 << 14
 
 
 def residual_dd(A: np.ndarray, x: np.ndarray, b: np.ndarray, r: np.ndarray | None = None,
@@ -65,7 +62,7 @@ def residual_dd(A: np.ndarray, x: np.ndarray, b: np.ndarray, r: np.ndarray | Non
     A + A_lo exactly); x (n,), b (m,), r (m,) or None.  Computed in row
     blocks (:data:`BLOCK_ROWS`), each written into the result.
     """
-    blocks = _blocks(A.shape[0])
+    blocks = row_blocks(A.shape[0], BLOCK_ROWS)
     if len(blocks) == 1:
         return _residual_block(A, x, b, r, A_lo, blocks[0])
     out = np.empty(A.shape[0])
@@ -97,7 +94,7 @@ def transpose_dot_dd(A: np.ndarray, r: np.ndarray, A_lo: np.ndarray | None = Non
     block by block (:data:`BLOCK_ROWS`), never as whole-column temporaries.
     """
     out = np.empty(A.shape[1])
-    blocks = _blocks(A.shape[0])
+    blocks = row_blocks(A.shape[0], BLOCK_ROWS)
     for j in range(A.shape[1]):
         out[j] = _sum_dd(_products(A, r, A_lo, j, rows) for rows in blocks)
     return out

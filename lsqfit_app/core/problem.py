@@ -25,7 +25,6 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from lsqfit_app.core.errors import InputError, ParameterError
-from lsqfit_app.core.frozen import frozen_instance
 from lsqfit_app.core.losses import check_loss
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.core.model import Model, as_predictors
@@ -141,9 +140,8 @@ class FitProblem:
                 raise InputError(f"relative weights need y != 0; y is 0 in rows {_rows_text(bad)}")
 
         settings = _merge_params(model, params)
-        # every field given: frozen_instance skips the frozen __init__'s setattr per field
-        problem = frozen_instance(
-            cls, model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
+        problem = cls(
+            model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
             excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
             used_mask=used)
         n_free = sum(not p.fixed for p in settings)
@@ -230,7 +228,7 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
                 f"unknown parameter {unknown[0]!r}; the model {model.name!r} has "
                 f"{', '.join(names) or 'no parameters'}")
     if base is None:
-        defaults, valid = _default_params(model, names)
+        defaults, valid = default_params(model)
         current = None
     else:
         current = {p.name: p for p in base}
@@ -253,8 +251,7 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
                 if -math.inf < value < math.inf and lo <= value <= hi:
                     # what validate() checks holds: a finite start within bounds
                     # that are therefore ordered and not NaN, and not fixed
-                    merged.append(frozen_instance(
-                        Parameter, name=name, value=value, fixed=False, min=lo, max=hi))
+                    merged.append(Parameter(name, value, False, lo, hi))
                     continue
                 p = Parameter(name, value, False, lo, hi)
         p.validate()
@@ -262,7 +259,7 @@ def _merge_params(model: Model, params, base: Iterable[Parameter] | None = None)
     return tuple(merged)
 
 
-def _default_params(model: Model, names: tuple[str, ...]) -> tuple[dict[str, Parameter], bool]:
+def default_params(model: Model) -> tuple[dict[str, Parameter], bool]:
     """({name: default Parameter}, all valid?) with the bounds of the model's hints.
 
     Built once per model and kept in its ``__dict__``, and reused only while
@@ -275,6 +272,7 @@ def _default_params(model: Model, names: tuple[str, ...]) -> tuple[dict[str, Par
     so problems can share these.  ``valid`` False (hints with NaN or
     crossed bounds) leaves the validation, and its error, to the caller.
     """
+    names = model.param_names
     hints = model.param_hints()
     store = getattr(model, "__dict__", None)
     cached = store.get(_DEFAULTS_KEY) if store is not None else None

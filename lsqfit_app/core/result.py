@@ -2,12 +2,23 @@
 
 A :class:`FitResult` holds the parameter estimates with their uncertainties
 and the reasons when an uncertainty is missing, the goodness-of-fit
-statistics, the solver's status and message, the objective history and the
-per-point fitted values and residuals.  ``to_dict`` gives the JSON of
-DESIGN.md 4.2 (extra keys allowed, the named ones kept).
+statistics, the solver's status and message, the options it ran with and
+what it reported, the objective history and the per-point fitted values and
+residuals.  Nothing in it can change: the dataclasses are frozen and its
+arrays are read-only views (the arrays they view, such as the problem's
+predictors, stay as writeable as they were).
+
+``to_dict`` gives the JSON of DESIGN.md 4.2.  It is derived from the
+dataclass fields: every field of :class:`ParameterResult` and
+:class:`FitStatistics` is a key under its own name, and every field of
+:class:`FitResult` too, except the per-row arrays and the model (see
+``_NOT_IN_JSON``) and the few that DESIGN.md names otherwise
+(``_JSON_NAMES``).  A field added later therefore appears in the JSON
+without any change here.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from dataclasses import dataclass, field
@@ -25,6 +36,21 @@ class FitStatus(enum.Enum):
     @property
     def converged(self) -> bool:
         return self is FitStatus.CONVERGED
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Tolerances and limits of a fit.  Defaults are tight: they meet the NIST StRD targets."""
+
+    ftol: float = 1e-15
+    xtol: float = 1e-15
+    gtol: float = 1e-15
+    gtol_lbfgs: float = 1e-12
+    ftol_gd: float = 1e-12
+    max_iterations: int | None = None     # None: each solver's own default
+    max_evaluations: int | None = None
+    refine: bool = True                   # double-double refinement of the closed form
+    polish: bool = True                   # Gauss-Newton polish after LM (auto)
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,48 @@ def _clean(v):
     return v if math.isfinite(v) else None
 
 
+#: FitResult's per-row arrays (and the model): for plots, bands and exports, not the JSON
+_NOT_IN_JSON = frozenset({"param_names", "model", "fitted", "residuals", "weighted_residuals",
+                          "standardized_residuals", "used", "row_sigma", "data_x"})
+#: FitResult fields whose JSON key DESIGN.md names differently
+_JSON_NAMES = {"elapsed": "elapsed_seconds", "uncertainty_note": "uncertainty"}
+#: FitResult's array fields, made read-only views in ``__post_init__``
+_ARRAYS = ("covariance", "correlation", "fitted", "residuals", "weighted_residuals",
+           "standardized_residuals", "used", "row_sigma")
+
+
+def _read_only(values) -> np.ndarray:
+    """A read-only view of ``values`` (the array viewed keeps its own flags),
+    or ``values`` itself when it is a read-only array already."""
+    if isinstance(values, np.ndarray) and not values.flags.writeable:
+        return values
+    view = values.view() if isinstance(values, np.ndarray) else np.asarray(values)
+    view.flags.writeable = False
+    return view
+
+
+def _json(value):
+    """A field's value as JSON: non-finite floats become None, tuples and
+    arrays lists, enums their value, dataclasses objects of their fields."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _clean(value)
+    if isinstance(value, np.ndarray):
+        return _json(value.tolist())
+    if isinstance(value, (tuple, list)):
+        return [_json(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return {f.name: _json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
 @dataclass(frozen=True, eq=False)
 class FitResult:
     model_name: str
@@ -105,11 +173,33 @@ class FitResult:
     uncertainty_note: str
     weighting: str
     model: object = field(repr=False, default=None)   # the Model, for bands and plots
-    extra: dict = field(default_factory=dict)
+    #: the tolerances and limits the solver ran with
+    options: SolverOptions = field(default_factory=SolverOptions)
+    #: MINPACK lmder's info code when LM gave the result (1-4 converged, 5 the
+    #: evaluation limit, 6-8 a tolerance below machine precision)
+    minpack_info: int | None = None
+    #: scipy least_squares' status when TRF gave the result
+    scipy_status: int | None = None
+    #: passes of double-double iterative refinement (closed form)
+    refinement_passes: int | None = None
+    #: closed form from normal equations streamed over the data (a polynomial
+    #: on millions of points), not from a QR of the design matrix
+    streamed: bool = False
+    #: rebuilt from a saved result at its values (``solvers.restore_result``), not refitted
+    restored: bool = False
     #: sigma_i of every row as the fit weighted it (None when unweighted), for bands
     row_sigma: np.ndarray | None = field(repr=False, default=None)
-    #: the predictors of every row (the problem's arrays, shared), for bands
+    #: the predictors of every row (read-only views of the problem's arrays), for bands
     data_x: dict | None = field(repr=False, default=None)
+
+    def __post_init__(self):
+        for name in _ARRAYS:
+            values = getattr(self, name)
+            if values is not None:
+                object.__setattr__(self, name, _read_only(values))
+        x = self.data_x
+        if x is not None and any(_read_only(v) is not v for v in x.values()):
+            object.__setattr__(self, "data_x", {k: _read_only(v) for k, v in x.items()})
 
     @property
     def converged(self) -> bool:
@@ -130,43 +220,24 @@ class FitResult:
         return self.parameters[self.param_names.index(name)]
 
     def to_dict(self) -> dict:
-        """The JSON result of DESIGN.md 4.2 (plus extra keys)."""
-        s = self.statistics
-        params = []
-        for p in self.parameters:
-            params.append({
-                "name": p.name, "value": _clean(p.value), "stderr": _clean(p.stderr),
-                "ci95": [_clean(p.ci95[0]), _clean(p.ci95[1])],
-                "fixed": p.fixed, "at_bound": p.at_bound,
-                "t_value": _clean(p.t_value), "p_value": _clean(p.p_value),
-                "start": _clean(p.start), "min": _clean(p.min), "max": _clean(p.max),
-                "stderr_note": p.stderr_note or None,
-            })
-        cov = [[_clean(v) for v in row] for row in np.asarray(self.covariance)]
-        corr = [[_clean(v) for v in row] for row in np.asarray(self.correlation)]
-        return {
-            "model": {"name": self.model_name, "formula": self.formula},
-            "solver": self.solver, "loss": self.loss,
-            "converged": self.converged, "status": self.status.value,
-            "message": self.message, "iterations": self.iterations,
-            "evaluations": self.evaluations, "elapsed_seconds": round(self.elapsed, 6),
-            "parameters": params,
-            "statistics": {
-                "n": s.n, "n_used": s.n_used, "n_missing": s.n_missing,
-                "n_excluded": s.n_excluded, "n_free": s.n_free, "rank": s.rank, "dof": s.dof,
-                "sse": _clean(s.sse), "rmse": _clean(s.rmse),
-                "residual_sd": _clean(s.residual_sd), "r_squared": _clean(s.r_squared),
-                "adj_r_squared": _clean(s.adj_r_squared),
-                "r_squared_centered": s.r_squared_centered,
-                "chi_squared": _clean(s.chi_squared),
-                "reduced_chi_squared": _clean(s.reduced_chi_squared),
-                "aic": _clean(s.aic), "aicc": _clean(s.aicc), "bic": _clean(s.bic),
-                "log_likelihood": _clean(s.log_likelihood),
-                "objective": _clean(s.objective),
-            },
-            "weighting": self.weighting,
-            "uncertainty": self.uncertainty_note,
-            "covariance": cov,
-            "correlation": corr,
-            "history": [_clean(h) for h in self.history],
-        }
+        """The JSON result of DESIGN.md 4.2, derived from the fields (see the module docstring)."""
+        out = {"model": {"name": self.model_name, "formula": self.formula},
+               "converged": self.converged}
+        for f in dataclasses.fields(self):
+            name = f.name
+            if name in _NOT_IN_JSON or name in ("model_name", "formula"):
+                continue
+            value = getattr(self, name)
+            if name == "parameters":
+                out[name] = [_parameter_json(p) for p in value]
+            elif name == "elapsed":
+                out[_JSON_NAMES[name]] = round(value, 6)
+            else:
+                out[_JSON_NAMES.get(name, name)] = _json(value)
+        return out
+
+
+def _parameter_json(p: ParameterResult) -> dict:
+    entry = _json(p)
+    entry["stderr_note"] = p.stderr_note or None   # no note: null, not ""
+    return entry

@@ -55,18 +55,6 @@ from scipy.linalg import lapack
 T_LEVEL = 0.95
 _EPS = float(np.finfo(float).eps)
 
-# np.einsum without ``optimize`` only forwards to this C function; calling it
-# directly skips the Python wrapper, which costs as much as the sum itself
-# on a small fit's Jacobian.  Same function, so the same bits.
-try:
-    from numpy._core.multiarray import c_einsum as _einsum
-except ImportError:   # numpy < 2
-    try:
-        from numpy.core.multiarray import c_einsum as _einsum
-    except ImportError:
-        _einsum = np.einsum
-
-
 def column_scale(J: np.ndarray) -> np.ndarray:
     """Powers of two at or just above each column's norm (1 for zero or non-finite columns).
 
@@ -75,7 +63,7 @@ def column_scale(J: np.ndarray) -> np.ndarray:
     """
     if not J.size:
         return np.ones(J.shape[1])
-    return np.ldexp(1.0, np.frexp(np.sqrt(_einsum("ij,ij->j", J, J)))[1])
+    return np.ldexp(1.0, np.frexp(np.sqrt(np.einsum("ij,ij->j", J, J)))[1])
 
 
 #: rows per block of the streamed (TSQR) factorisation of tall Jacobians
@@ -104,39 +92,6 @@ def r_factor(A: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
         block = A[rows] if scale is None else A[rows] / scale
         R = np.linalg.qr(block if R is None else np.vstack((R, block)), mode="r")
     return R
-
-
-# LAPACK is called directly for the p x p factors below: numpy's wrappers
-# cost several times the work itself on the 4 x 4 matrices of a typical fit,
-# and these run once per fit.
-
-def leverage(J: np.ndarray, R: np.ndarray | None = None,
-             scale: np.ndarray | None = None) -> np.ndarray:
-    """Diagonal of the hat matrix J (J^T J)^-1 J^T, via h_i = |J_i R^-1|^2.
-
-    ``R`` (optional) is the R factor of J / ``column_scale(J)``; ``scale``
-    (optional) is that column scale.  A given R implies a finite J.
-    """
-    m, p = J.shape
-    if p == 0:
-        return np.zeros(m)
-    if R is None:
-        if not np.isfinite(J).all():
-            return np.zeros(m)
-        scale = column_scale(J)
-        R = r_factor(J, scale)
-    elif scale is None:
-        scale = column_scale(J)
-    d = np.abs(R.diagonal())
-    if R.shape[0] < p or d.min() <= _EPS * np.abs(R).max() * max(m, p):
-        return np.full(m, np.nan)
-    # R is tiny (p x p): its inverse is cheap, and one GEMM per block beats
-    # a triangular solve, whose call overhead dominates small fits
-    r_inv, info = lapack.dtrtri(np.ascontiguousarray(R[:p, :p]), lower=0)
-    if info != 0:
-        return np.full(m, np.nan)
-    r_inv /= scale[:, None]
-    return row_norms2(J, r_inv)
 
 
 #: a parameter is estimable when its unit vector is orthogonal to the null
@@ -213,76 +168,39 @@ def svd_curvature(J: np.ndarray, names: list[str], R: np.ndarray | None = None,
     return Curvature(cov, notes, rank, row_norms2(J, half))
 
 
-def row_norms2(J: np.ndarray, M: np.ndarray, dot: bool = False) -> np.ndarray:
+def row_norms2(J: np.ndarray, M: np.ndarray) -> np.ndarray:
     """|J_i M|^2 for every row i of J (leverages, with M = R^-1 or V S^-1),
     one block of rows at a time (:func:`row_blocks`): the n x p product is
-    never held whole.  ``dot``: multiply by ``ndarray.dot`` (the same BLAS
-    call as @ on contiguous operands, without the matmul dispatch)."""
+    never held whole."""
     blocks = row_blocks(J.shape[0], QR_CHUNK // 4)
     if len(blocks) == 1:
-        L = J.dot(M) if dot else J @ M
-        return _einsum("ij,ij->i", L, L)
+        L = J @ M
+        return np.einsum("ij,ij->i", L, L)
     h = np.empty(J.shape[0])
     for rows in blocks:
         L = J[rows] @ M
-        h[rows] = _einsum("ij,ij->i", L, L)
+        h[rows] = np.einsum("ij,ij->i", L, L)
     return h
 
 
-def covariance_unscaled(J: np.ndarray, names: list[str], R: np.ndarray | None = None,
-                        scale: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
-    """(J^T J)^-1 over J's columns, and notes for undetermined parameters.
-
-    Returns the matrix (all NaN when J is rank deficient: the inverse does
-    not exist; :func:`svd_curvature` gives the estimable part) and, per
-    column, a note ("" when fine).  ``R``, when given, is the R factor of J
-    with its columns scaled by ``column_scale(J)`` (``scale``, when given);
-    a given R implies a finite J.
-    """
-    return _as_inverse(svd_curvature(J, names, R, scale))[:2]
-
-
-def _as_inverse(found: Curvature) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(covariance, notes, leverages), the covariance all NaN and every note the
-    reason when J is rank deficient: (J^T J)^-1 does not exist then."""
-    p = len(found.notes)
-    if found.rank is not None and found.rank < p:
-        reason = next(note for note in found.notes if note)
-        return np.full((p, p), np.nan), [reason] * p, found.leverage
-    return found.covariance, found.notes, found.leverage
-
-
-def curvature_from_r(J: np.ndarray, R: np.ndarray, names: list[str],
-                     well_conditioned=None) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(J^T J)^-1, notes and leverages from an R factor with R^T R = J^T J.
+def curvature_of_r(J: np.ndarray, R: np.ndarray, names: list[str]) -> Curvature:
+    """(J^T J)^+, notes, rank and leverages from an R factor with R^T R = J^T J.
 
     ``R`` is unscaled (p x p, upper triangular).  A well-conditioned R
     (nearly every fit) is inverted by one triangular inversion, which serves
     the covariance R^-1 R^-T and the leverages |J_i R^-1|^2 alike.  Whether
     it is well conditioned is decided as conservatively as
-    :func:`covariance_unscaled` decides rank deficiency, on R_s = R / scale
-    (scale = ``column_scale``):
-    with D the column norms of J (and of R), R_s = (R / D)(D / scale) where
-    D / scale lies in (1/2, 1], so cond_2(R_s) <= 2 cond_2(R / D)
-    <= 2 |R / D|_F |D R^-1|_F = 2 sqrt(p) |D R^-1|_F.  When that bound is
-    below the function's tolerance its SVD test would pass too; otherwise
-    that function and :func:`leverage` take over, with their SVD and their
-    notes on which parameters are undetermined.
-
-    ``well_conditioned(J, R)`` computes the first case, (covariance,
-    leverages) or None when R is singular or the bound fails:
-    :func:`well_conditioned_curvature` unless compiled code does it.
+    :func:`svd_curvature` decides rank deficiency, on R_s = R / scale
+    (scale = ``column_scale``): with D the column norms of J (and of R),
+    R_s = (R / D)(D / scale) where D / scale lies in (1/2, 1], so
+    cond_2(R_s) <= 2 cond_2(R / D) <= 2 |R / D|_F |D R^-1|_F
+    = 2 sqrt(p) |D R^-1|_F.  When that bound is below the SVD's tolerance
+    its test would pass too; otherwise :func:`svd_curvature` takes over,
+    with its notes on which parameters are undetermined.
     """
-    return _as_inverse(curvature_of_r(J, R, names, well_conditioned))
-
-
-def curvature_of_r(J: np.ndarray, R: np.ndarray, names: list[str],
-                   well_conditioned=None) -> Curvature:
-    """:func:`curvature_from_r` with the rank, and on rank deficiency the
-    estimable part of the covariance (:func:`svd_curvature`)."""
     m, p = J.shape
     if p and m >= p:
-        found = (well_conditioned or well_conditioned_curvature)(J, R)
+        found = well_conditioned_curvature(J, R)
         if found is not None:
             return Curvature(found[0], [""] * p, p, found[1])
     scale = column_scale(R)   # R's column norms are J's
@@ -291,24 +209,19 @@ def curvature_of_r(J: np.ndarray, R: np.ndarray, names: list[str],
 
 def well_conditioned_curvature(J: np.ndarray, R: np.ndarray):
     """(R^-1 R^-T, leverages |J_i R^-1|^2) when R is comfortably invertible
-    (the bound of :func:`curvature_from_r`), else None."""
+    (the bound of :func:`curvature_of_r`), else None."""
     m, p = J.shape
     r_inv, info = lapack.dtrtri(R, lower=0)
     if info != 0:
         return None
-    # ndarray.dot makes the same BLAS call as @ on these contiguous
-    # operands (r_inv is LAPACK's fresh output), without the matmul
-    # ufunc's dispatch, which costs about as much as a 4 x 4 product
-    cov = r_inv.dot(r_inv.T)
+    cov = r_inv @ r_inv.T
     # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2,
     # and |row i of R^-1|^2 is the covariance's diagonal: one sum
     # over R_ij^2 cov_jj (a threshold test, not a result)
-    bound = 4.0 * p * float(_einsum("ij,ij,j->", R, R, cov.diagonal()))
+    bound = 4.0 * p * float(np.einsum("ij,ij,j->", R, R, cov.diagonal()))
     if not bound * (max(m, p) * _EPS) ** 2 < 1.0:
         return None
-    # a non-contiguous J keeps @: .dot would copy it for BLAS where
-    # @ may take its own loop, a different sum
-    return cov, row_norms2(J, r_inv, dot=J.flags.f_contiguous or J.flags.c_contiguous)
+    return cov, row_norms2(J, r_inv)
 
 
 @functools.lru_cache(maxsize=256)
@@ -330,10 +243,6 @@ def interval_quantile(dof: int, known_variance: bool, level: float = T_LEVEL) ->
     sigma: (estimate - true) / SE is N(0, 1), nothing is estimated), else
     Student's t with dof degrees of freedom (the variance is estimated)."""
     return z_quantile(level) if known_variance else t_quantile(dof, level)
-
-
-def p_value(t: float, dof: int, known_variance: bool = False) -> float:
-    return p_values([t], dof, known_variance)[0]
 
 
 def p_values(t, dof: int, known_variance: bool = False) -> list[float]:
@@ -366,7 +275,7 @@ def has_intercept(J: np.ndarray) -> bool:
     sq = 0.0
     for block in row_blocks(m):
         resid = (J[block] / scale) @ coef - 1.0
-        sq += float(resid.dot(resid))
+        sq += float(resid @ resid)
     return math.sqrt(sq) <= 1e-8 * math.sqrt(m)
 
 
@@ -380,23 +289,20 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
     """
     n = int(y.size)
     dof = n - n_free
-    # a BLAS dot: no floating-point warnings to silence.  The ndarray method
-    # makes the same ddot call as np.dot or @ without their dispatch.
-    sse = float(r_w.dot(r_w))
+    sse = float(r_w @ r_w)
     rmse = math.sqrt(sse / n) if n else math.nan
     residual_sd = math.sqrt(sse / dof) if dof > 0 else math.nan
     # w None: unweighted (all weights 1), skipping the multiplications
     if centered:
         if w is None:
-            # the add ufunc's reduce is y.sum() without its Python-level wrapper
-            d = y - float(np.add.reduce(y)) / n if n else y
-            sst = float(d.dot(d))
+            d = y - float(y.sum()) / n if n else y
+            sst = float(d @ d)
         else:
             ybar = float(np.sum(w * y) / np.sum(w))
             sst = float(np.sum(w * (y - ybar) ** 2))
         dof_t = n - 1
     else:
-        sst = float(y.dot(y)) if w is None else float(np.sum(w * y * y))
+        sst = float(y @ y) if w is None else float(np.sum(w * y * y))
         dof_t = n
     r2 = 1.0 - sse / sst if sst > 0 else math.nan
     adj = 1.0 - (sse / dof) / (sst / dof_t) if (sst > 0 and dof > 0 and dof_t > 0) else math.nan

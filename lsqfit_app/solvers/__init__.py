@@ -25,16 +25,15 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import fields
 from typing import Callable
 
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.core.problem import FitProblem
+from lsqfit_app.core.problem import FitProblem, default_params
 from lsqfit_app.core.progress import CancelToken, IterationState
-from lsqfit_app.core.result import FitResult, FitStatus
-from lsqfit_app.models import kernels
+from lsqfit_app.core.result import FitResult, FitStatus, SolverOptions
 from lsqfit_app.solvers._finish import build_result
 from lsqfit_app.solvers._objective import Cancelled, IterationLimit, Objective, Outcome
 
@@ -85,31 +84,7 @@ MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class SolverOptions:
-    """Tolerances and limits.  Defaults are tight: they meet the NIST StRD targets."""
-
-    ftol: float = 1e-15
-    xtol: float = 1e-15
-    gtol: float = 1e-15
-    gtol_lbfgs: float = 1e-12
-    ftol_gd: float = 1e-12
-    max_iterations: int | None = None
-    max_evaluations: int | None = None
-    refine: bool = True
-    polish: bool = True
-
-
 _DEFAULT_OPTIONS = SolverOptions()
-
-
-def _load_compiled_loops(loaded_kernels: dict) -> None:
-    from lsqfit_app.solvers._compiled import load_all
-    load_all(loaded_kernels)
-
-
-# the compiled LM, polish and statistics (solvers/_compiled.py) load with the kernels
-kernels.load_with_kernels(_load_compiled_loops)
 
 
 @functools.lru_cache(maxsize=None)
@@ -167,19 +142,20 @@ def check_method(problem: FitProblem, method: str) -> None:
 def given_bounds(problem: FitProblem) -> list[str]:
     """The bounds on free parameters other than the model's own hints, described.
 
-    The hints (a width > 0) come with every library model; explicit LM runs
+    The hints (a width > 0) come with every library model, as the bounds of
+    its default parameters (``problem.default_params``); explicit LM runs
     within them and reports where they are active (``_auto.run_lm_within_hints``),
     but a bound the user set is a constraint LM cannot honour.
     """
-    hints = problem.model.param_hints()
+    defaults = default_params(problem.model)[0]
     out = []
     for p in problem.params:
         if p.fixed or not p.bounded:
             continue
-        hint = hints.get(p.name)
-        lo, hi = (hint.min, hint.max) if hint is not None else (-math.inf, math.inf)
-        sides = [f"{side} {value:g}" for side, value, own in (("min", p.min, lo), ("max", p.max, hi))
-                 if math.isfinite(value) and value != own]
+        own = defaults[p.name]
+        sides = [f"{side} {value:g}" for side, value, hint in
+                 (("min", p.min, own.min), ("max", p.max, own.max))
+                 if math.isfinite(value) and value != hint]
         if sides:
             out.append(f"parameter {p.name!r} has {' and '.join(sides)}")
     return out
@@ -272,7 +248,6 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     obj = Objective(problem, start, solver=chosen if chosen != "auto" else "auto",
                     on_iteration=on_iteration, cancel=cancel,
                     max_iterations=options.max_iterations)
-    extra: dict = {}
     try:
         if cancel is not None and cancel.cancelled:
             raise Cancelled
@@ -305,12 +280,8 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     if outcome.detail and status is not FitStatus.CONVERGED:
         # details are in our words (each solver module translates its library's)
         message = f"{message} ({outcome.detail})"
-    extra.update(outcome.extra)
-    extra["options"] = {"ftol": options.ftol, "xtol": options.xtol, "gtol": options.gtol,
-                        "max_iterations": options.max_iterations or "default"}
-    solver_name = outcome.extra.get("solver", chosen)
-    return build_result(problem, obj, outcome.theta, status, message, solver_name, start,
-                        time.perf_counter() - t0, extra)
+    return build_result(problem, obj, outcome, status, message, outcome.solver or chosen, start,
+                        time.perf_counter() - t0, options)
 
 
 def _bad_start(obj: Objective, problem: FitProblem) -> str | None:
@@ -340,10 +311,11 @@ def _violates_bounds(obj: Objective, theta: np.ndarray) -> bool:
 def restore_result(problem: FitProblem, saved: dict) -> FitResult:
     """Rebuild a FitResult from its saved JSON (``FitResult.to_dict``) without refitting.
 
-    The parameter values, status, message, solver, counts and history come
-    from ``saved``; everything derived from the data (uncertainties,
-    statistics, residuals, bands) is recomputed at those values, exactly as
-    ``fit`` computes it, so a reopened project shows what was saved.
+    The parameter values, status, message, solver, counts, history, options
+    and the solver's codes come from ``saved``; everything derived from the
+    data (uncertainties, statistics, residuals, bands) is recomputed at those
+    values, exactly as ``fit`` computes it, so a reopened project shows what
+    was saved.
     """
     by_name = {p["name"]: p for p in saved.get("parameters", [])}
     missing = [n for n in problem.param_names if n not in by_name or by_name[n].get("value") is None]
@@ -362,7 +334,38 @@ def restore_result(problem: FitProblem, saved: dict) -> FitResult:
         obj.history = [float(h) if h is not None else math.nan for h in saved.get("history", [])]
         obj.iterations = int(saved.get("iterations", 0))
         obj.nfev = int(saved.get("evaluations", 0))
-        result = build_result(problem, obj, values[obj.free], status, str(saved.get("message", "")),
+        outcome = Outcome(values[obj.free], status.value,
+                          **{key: _saved_int(saved, key) for key in _SAVED_CODES})
+        result = build_result(problem, obj, outcome, status, str(saved.get("message", "")),
                               str(saved.get("solver", "")), starts,
-                              float(saved.get("elapsed_seconds", 0.0)), {"restored": True})
+                              float(saved.get("elapsed_seconds", 0.0)), _saved_options(saved),
+                              restored=True)
     return result
+
+
+#: the solver's codes a saved result keeps (FitResult fields of the same names)
+_SAVED_CODES = ("minpack_info", "scipy_status", "refinement_passes")
+
+
+def _saved_int(saved: dict, key: str) -> int | None:
+    value = saved.get(key)
+    return int(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _saved_options(saved: dict) -> SolverOptions:
+    """The options of a saved result; defaults for any not saved (older files) or not valid."""
+    given = saved.get("options")
+    if not isinstance(given, dict):
+        return _DEFAULT_OPTIONS
+    kinds = {f.name: f.type for f in fields(SolverOptions)}
+    values = {}
+    for name, value in given.items():
+        kind = kinds.get(name)
+        if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[name] = float(value)
+        elif kind == "bool" and isinstance(value, bool):
+            values[name] = value
+        elif kind == "int | None" and (value is None or (isinstance(value, int)
+                                                         and not isinstance(value, bool))):
+            values[name] = value
+    return SolverOptions(**values)

@@ -23,7 +23,7 @@ from scipy.linalg import lapack
 
 from lsqfit_app.solvers._linearize import Linearization, linearize
 from lsqfit_app.solvers._lm import run_lm
-from lsqfit_app.solvers._objective import NOISE, Objective, Outcome
+from lsqfit_app.solvers._objective import Objective, Outcome
 from lsqfit_app.solvers._trf import run_trf
 
 POLISH_STEPS = 100
@@ -74,10 +74,6 @@ def _rank_deficient(lin: Linearization) -> bool:
     return bool(s.size == 0 or s[0] == 0 or s[-1] <= RANK_RTOL * s[0])
 
 
-#: the polish's rounding level of the objective (the compiled polish computes it too)
-_NOISE = NOISE
-
-
 def polish(obj: Objective, lin: Linearization) -> Linearization:
     """Gauss-Newton refinement with accurate linear solves (unbounded, linear loss).
 
@@ -93,10 +89,6 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
     if not math.isfinite(f_best):
         return lin
     noise = obj.rounding_level(lin.r, f_best)
-    if obj.compiled_inputs() is not None and lin.finite:
-        # the fit evaluates through compiled kernels: the same loop, compiled
-        from lsqfit_app.solvers import _compiled
-        return _compiled.polish(obj, lin, noise, POLISH_RTOL, POLISH_STEPS)
     last_step = math.inf
     for _ in range(POLISH_STEPS):
         # a QR solve is enough: the step is small, and its relative accuracy
@@ -116,12 +108,7 @@ def polish(obj: Objective, lin: Linearization) -> Linearization:
 
 def _settle(obj: Objective, theta: np.ndarray, options) -> tuple[Linearization, bool]:
     """(the fit linearised at LM's end point theta, rank deficient there?),
-    polished (``options.polish``) when of full rank.  A fit through the
-    compiled kernels does all of it in compiled code (``_compiled.settle``)."""
-    if obj.compiled_inputs() is not None and 0 < obj.n_free <= obj.y.size:
-        from lsqfit_app.solvers import _compiled
-        return _compiled.settle(obj, theta, POLISH_STEPS if options.polish else 0, POLISH_RTOL,
-                                _rank_limits(obj.n_free), _NOISE, _rank_deficient, polish)
+    polished (``options.polish``) when of full rank."""
     lin = linearize(obj, theta)
     deficient = _rank_deficient(lin)
     if options.polish and not deficient:
@@ -167,14 +154,15 @@ def run_lm_within_hints(obj: Objective, options) -> Outcome:
         side, bound = ("min", lo) if not theta[k] > lo else ("max", hi)
         relation = "at" if theta[k] == bound else ("below" if side == "min" else "above")
         where.append(f"{names[k]} = {theta[k]:.6g} is {relation} its {side} {bound:g}")
-    return Outcome(trial.theta, "lm_bounds_active", "; ".join(where), extra=trial.extra)
+    return Outcome(trial.theta, "lm_bounds_active", "; ".join(where),
+                   minpack_info=trial.minpack_info)
 
 
 def run_auto(obj: Objective, options) -> Outcome:
     bounded = bool(obj.bounds)
     if obj.loss != "linear":
         out = run_trf(obj, options)
-        out.extra["solver"] = "trf"
+        out.solver = "trf"
         return out
     if bounded:
         # Most bounds are hints (a width > 0) that an unconstrained minimum
@@ -189,16 +177,16 @@ def run_auto(obj: Objective, options) -> Outcome:
             if trial is not None and trial.status == "converged" and not active:
                 lin, deficient = _settle(obj, trial.theta, options)
                 if not deficient:
-                    trial.extra["solver"] = "lm"
+                    trial.solver = "lm"
                     trial.theta = lin.theta
-                    trial.extra["linearization"] = lin
+                    trial.linearization = lin
                     return trial
             obj.history[:], obj.iterations = history, iterations
         out = run_trf(obj, options)
-        out.extra["solver"] = "trf"
+        out.solver = "trf"
         return out
     first = run_lm(obj, options)
-    first.extra["solver"] = "lm"
+    first.solver = "lm"
     lin, deficient = (_settle(obj, first.theta, options) if first.status == "converged"
                       else (None, True))
     if deficient:
@@ -208,7 +196,7 @@ def run_auto(obj: Objective, options) -> Outcome:
         obj_theta0 = obj.theta0
         obj.full[obj.free] = obj_theta0
         second = run_trf(obj, options)
-        second.extra["solver"] = "trf"
+        second.solver = "trf"
         if second.status == "converged" and obj.value(second.theta) <= f_first:
             first = second
         elif obj.value(second.theta) < f_first:
@@ -217,5 +205,5 @@ def run_auto(obj: Objective, options) -> Outcome:
         if lin is None:
             lin = _settle(obj, first.theta, options)[0]
         first.theta = lin.theta
-        first.extra["linearization"] = lin
+        first.linearization = lin
     return first

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from lsqfit_app.core.statistics import column_scale
-from lsqfit_app.solvers._objective import Objective, Outcome
+from lsqfit_app.solvers._objective import Objective, Outcome, StreamedStatistics
 from lsqfit_app.core.ddarith import residual_dd, transpose_dot_dd
 
 #: refinement passes are cheap (one QR reused); stop early when converged
@@ -115,7 +115,7 @@ def _streamed_polynomial(obj: Objective):
         return None
     if sorted(powers) != list(range(len(powers))):
         return None
-    from lsqfit_app.solvers._polynomial import fit_polynomial, polyval
+    from lsqfit_app.core.polynomial import fit_polynomial, polyval
 
     x = next(iter(obj.x.values()))
     w = obj.inv_sigma**2 if obj.weighted else None
@@ -126,9 +126,9 @@ def _streamed_polynomial(obj: Objective):
     r = obj.y - fitted
     if obj.weighted:
         r *= obj.inv_sigma
-    statistics = {"fitted": fitted, "covariance": fit.covariance[np.ix_(order, order)],
-                  "leverage": fit.leverage(x, w),
-                  "centered": True}    # the powers include 0: an intercept
+    statistics = StreamedStatistics(fitted, fit.covariance[np.ix_(order, order)],
+                                    fit.leverage(x, w),
+                                    centered=True)    # the powers include 0: an intercept
     return theta, r, statistics
 
 
@@ -147,8 +147,7 @@ def run_closed_form(obj: Objective, options) -> Outcome:
         obj.best_theta, obj.best_objective = theta, float(r @ r)
         obj.history.append(float(r @ r))
         obj.iterations = 1
-        return Outcome(theta, "converged", extra={"streamed": True, "closed_form_residuals": r,
-                                                  "closed_form_statistics": statistics})
+        return Outcome(theta, "converged", residuals=r, streamed=statistics)
     # f(theta) = A theta + f0 exactly, because the model is affine in theta.
     with np.errstate(all="ignore"):
         f0 = obj.model.eval(obj.expand(zero), obj.x)
@@ -185,4 +184,4 @@ def run_closed_form(obj: Objective, options) -> Outcome:
     else:
         obj.report(theta, float(r @ r))
     status = "converged" if full_rank else "singular"
-    return Outcome(theta, status, extra={"refinement_passes": passes, "closed_form_residuals": r})
+    return Outcome(theta, status, refinement_passes=passes, residuals=r)

@@ -7,12 +7,12 @@ import numpy as np
 
 from lsqfit_app.core.losses import covariance_factor
 from lsqfit_app.core.problem import FitProblem
-from lsqfit_app.core.frozen import frozen_instance
-from lsqfit_app.core.result import FitResult, FitStatistics, FitStatus, ParameterResult
+from lsqfit_app.core.result import (
+    FitResult, FitStatistics, FitStatus, ParameterResult, SolverOptions)
 from lsqfit_app.core.statistics import (
     Curvature, curvature_of_r, goodness_of_fit, has_intercept, interval_quantile, p_values,
     svd_curvature)
-from lsqfit_app.solvers._objective import Objective
+from lsqfit_app.solvers._objective import Objective, Outcome
 
 AT_BOUND_RTOL = 1e-8
 
@@ -52,33 +52,29 @@ def _weighting_note(problem: FitProblem) -> str:
             "reported.")
 
 
-def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status: FitStatus,
+def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: FitStatus,
                  message: str, solver: str, start_full: np.ndarray, elapsed: float,
-                 extra: dict | None = None) -> FitResult:
-    """Uncertainties and statistics at free parameters theta.
+                 options: SolverOptions, restored: bool = False) -> FitResult:
+    """Uncertainties and statistics at the outcome's free parameters theta.
 
     Called inside the fit's ``np.errstate(all="ignore")`` (``fit`` and
     ``restore_result``): a singular covariance or a zero standard error gives
     NaN or inf here, with a note, not a warning.
 
-    ``extra`` may carry what the solver already computed at theta: the
-    closed form's refined residuals ("closed_form_residuals"), the streamed
-    closed form's covariance and leverages ("closed_form_statistics"), or a
-    :class:`Linearization` ("linearization"), whose Jacobian and R factor
-    are then reused instead of evaluated and factorised again.
+    The outcome may carry what the solver already computed at theta: the
+    closed form's refined residuals, the streamed closed form's covariance
+    and leverages, or a :class:`Linearization`, whose Jacobian and R factor
+    are then reused instead of evaluated and factorised again.  The codes
+    its library reported, ``options`` and ``restored`` go into the result.
 
     This runs once per fit and small fits are dominated by per-call costs,
     so it is written to make few numpy calls: whole-vector operations, and
-    Python floats for the per-parameter table.  The result's dataclasses are
-    built by :func:`frozen_instance`, which skips their per-field setattr.
+    Python floats for the per-parameter table.
     """
-    extra = dict(extra or {})
-    closed = extra.pop("closed_form_residuals", None)
-    lin = extra.pop("linearization", None)
-    streamed = extra.pop("closed_form_statistics", None)
+    closed, lin, streamed = outcome.residuals, outcome.linearization, outcome.streamed
     model = problem.model
     settings = problem.params
-    theta = np.asarray(theta, dtype=float)
+    theta = np.asarray(outcome.theta, dtype=float)
     full = obj.expand(theta)
     values = full.tolist()
     names = list(model.param_names)
@@ -103,7 +99,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     if lin is not None:
         f_u, Jf, r_w = lin.f, lin.Jr, lin.r     # the sign of J is immaterial below
     elif streamed is not None:
-        f_u, Jf = streamed["fitted"], None
+        f_u, Jf = streamed.fitted, None
         r_w = (y_u - f_u) / obj.sigma if obj.weighted else y_u - f_u
     else:
         f_u, J = model.eval_and_jacobian(full, obj.x)
@@ -114,7 +110,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             Jf = Jf[:, obj.free_idx]
     if closed is not None:
         r_w = closed
-    centered = streamed["centered"] if streamed is not None else \
+    centered = streamed.centered if streamed is not None else \
         _has_constant_term(model, obj, full, J)
 
     # active: free and not held at a bound; columns of Jf that enter the covariance
@@ -129,8 +125,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     act_list = act_idx.tolist()
     act_names = [names[i] for i in act_list]
     if streamed is not None:
-        cov_a, notes_a = streamed["covariance"], [""] * n_free
-        lev, rank_a = streamed["leverage"], n_free
+        cov_a, notes_a = streamed.covariance, [""] * n_free
+        lev, rank_a = streamed.leverage, n_free
     else:
         cov_a, notes_a, rank_a, lev = _curvature(Jf, active_cols, act_names, lin)
     # the Jacobians are done with (the solver's stays in ``lin``): on big data
@@ -206,8 +202,7 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
             if math.isfinite(se) and se > 0:
                 ci = (val - tq * se, val + tq * se)
                 tv, pv = t_all[i], p_all[i]
-        params.append(frozen_instance(
-            ParameterResult,
+        params.append(ParameterResult(
             name=name, value=val, stderr=float(se), ci95=ci, t_value=tv, p_value=pv,
             fixed=setting.fixed, at_bound=bool(bound_side[i]), start=float(start_full[i]),
             min=setting.min, max=setting.max, stderr_note=note))
@@ -230,7 +225,8 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
     residuals = problem.y - fitted
     # each row's sigma (computed for poisson/relative weights): once, for both uses
     row_sigma = None if problem.weighting == "none" else problem.point_sigma()
-    weighted_res = residuals.copy() if row_sigma is None else residuals / row_sigma
+    # unweighted, the two are the same numbers: one read-only array serves both
+    weighted_res = residuals if row_sigma is None else residuals / row_sigma
     scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
     # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows,
     # in one buffer (the same operations as the expression, without four
@@ -246,20 +242,22 @@ def build_result(problem: FitProblem, obj: Objective, theta: np.ndarray, status:
         std_res = np.full(residuals.shape, np.nan)
         std_res[used] = std_used
 
-    stats = frozen_instance(
-        FitStatistics, n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,
+    stats = FitStatistics(
+        n=problem.n, n_used=n_used, n_missing=0 if all_used else problem.n_missing,
         n_excluded=0 if all_used else int(np.count_nonzero(problem.excluded)), n_free=n_free,
         r_squared_centered=centered, weighted=weighted, absolute_sigma=absolute,
         objective=objective, rank=n_est, variance_factor=s2, **gof)
-    return frozen_instance(
-        FitResult, model_name=model.name, formula=model.formula, param_names=tuple(names),
+    return FitResult(
+        model_name=model.name, formula=model.formula, param_names=tuple(names),
         parameters=tuple(params), status=status, message=message, solver=solver,
         loss=problem.loss, iterations=obj.iterations, evaluations=obj.nfev, elapsed=elapsed,
         history=tuple(obj.history), statistics=stats, covariance=cov, correlation=corr,
         fitted=fitted, residuals=residuals, weighted_residuals=weighted_res,
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
-        weighting=problem.weighting, model=model, extra=extra,
-        row_sigma=row_sigma, data_x=problem.x)
+        weighting=problem.weighting, model=model, options=options,
+        minpack_info=outcome.minpack_info, scipy_status=outcome.scipy_status,
+        refinement_passes=outcome.refinement_passes, streamed=streamed is not None,
+        restored=restored, row_sigma=row_sigma, data_x=problem.x)
 
 
 def _has_constant_term(model, obj: Objective, full: np.ndarray, J: np.ndarray | None) -> bool:
@@ -294,8 +292,5 @@ def _curvature(Jf: np.ndarray, active_cols: list[int] | None, act_names: list[st
     """
     Ja = Jf if active_cols is None else Jf[:, active_cols]
     if lin is not None and active_cols is None and lin.R is not None:
-        well_conditioned = None
-        if lin.compiled:   # a fit through the compiled kernels: its statistics too
-            from lsqfit_app.solvers._compiled import well_conditioned_curvature as well_conditioned
-        return curvature_of_r(Ja, lin.R, act_names, well_conditioned)
+        return curvature_of_r(Ja, lin.R, act_names)
     return svd_curvature(Ja, act_names)   # no LAPACK call on an empty or non-finite J

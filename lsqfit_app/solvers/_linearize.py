@@ -39,7 +39,6 @@ class Linearization:
     R: np.ndarray | None   # R factor of Jr (p x p); None when not finite or too few rows
     qtr: np.ndarray | None  # Q^T r (first p entries)
     objective: float       # r @ r (NaN or inf when r is not finite)
-    compiled: bool = False  # factorised in compiled code (a fit through the kernels)
 
     @property
     def finite(self) -> bool:
@@ -73,21 +72,14 @@ def linearize(obj: Objective, theta: np.ndarray) -> Linearization:
     """Evaluate and factorise the fit at free parameters theta (linear loss)."""
     theta = np.array(theta, dtype=float)
     # the fused evaluation, from the Objective's cache when the solver stopped
-    # at its last evaluation or its last accepted point (Objective.keep_last)
+    # at its last evaluation or its last accepted point (Objective.cached)
     evaluation = obj.fused_evaluation(theta)
     r, Jr = evaluation.r, evaluation.Jr
     m, p = Jr.shape
     R = qtr = None
-    compiled = obj.compiled_inputs() is not None
-    if m >= p and compiled:
-        # the fit evaluates through compiled kernels: factorise in compiled code too
-        from lsqfit_app.solvers._compiled import factor
-        R, qtr = factor(np.ascontiguousarray(Jr.T), r)
-        if not R.size:
-            R = qtr = None
-    elif m >= p:
+    if m >= p:
         R, qtr = _factor_augmented(Jr, r)
-    return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective, compiled)
+    return Linearization(theta, evaluation.f, r, Jr, R, qtr, evaluation.objective)
 
 
 def _factor_augmented(Jr: np.ndarray, r: np.ndarray):

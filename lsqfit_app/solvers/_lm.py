@@ -9,28 +9,18 @@ the callbacks (lmfit's way); the best point seen is kept.  No bounds and no
 robust loss: auto sends those problems to TRF, and an explicit LM runs only
 within the model's own bound hints (``_auto.run_lm_within_hints``).
 
-lmder is called through scipy's extension module directly, not through
-``scipy.optimize.leastsq``: leastsq first evaluates the function and the
-Jacobian once more to check their shapes and, with ``full_output``, inverts
-J^T J; on a 100-point fit that is a third of the solver's time, and we check
-shapes ourselves (the model's) and build the covariance from our own
-factorisation.  Should a scipy release move or change that private entry
-point, ``leastsq`` takes over (same algorithm, same results); a test checks
-that the direct route works with the installed scipy.
+lmder runs through ``scipy.optimize.leastsq``, scipy's public MINPACK
+wrapper.  Its shape check evaluates the start once more, which the
+Objective's cache answers without a model call; the covariance it returns
+is not used (``build_result`` derives the statistics from its own
+factorisation at the final point).
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 from scipy.optimize import leastsq
 
 from lsqfit_app.solvers._objective import Objective, Outcome
-
-try:
-    from scipy.optimize._minpack import _lmder
-except ImportError:   # a scipy without the private module: leastsq below
-    _lmder = None
 
 # MINPACK info codes -> our status keys
 _INFO = {
@@ -54,24 +44,15 @@ _FACTOR = 100.0
 
 
 def lmder(fun, jac_rows, theta0: np.ndarray, ftol: float, xtol: float, gtol: float,
-          maxfev: int, calls: Callable[[], int]) -> tuple[np.ndarray, int]:
+          maxfev: int) -> tuple[np.ndarray, int]:
     """MINPACK lmder: (solution, info).
 
     ``jac_rows(theta)`` returns the Jacobian transposed, (parameters x
     points), C-contiguous: MINPACK's column-major layout, handed over
-    without a copy.  ``calls()`` counts the evaluations of ``fun``, to tell
-    a changed private signature (a TypeError before any call) from a
-    TypeError raised by the model.  ``theta0`` is overwritten.
+    without a copy.  ``full_output`` keeps leastsq from turning infos 5-8
+    into warnings: they are statuses here.  Fewer rows than free parameters
+    (which leastsq refuses) never get here: ``FitProblem.create`` refuses them.
     """
-    if _lmder is not None:
-        before = calls()
-        try:
-            theta, info = _lmder(fun, jac_rows, theta0, (), 0, 1, ftol, xtol, gtol,
-                                 maxfev, _FACTOR, None)
-            return theta, int(info)
-        except TypeError:
-            if calls() != before:
-                raise
     theta, _cov, _info, _mesg, info = leastsq(
         fun, theta0, Dfun=jac_rows, col_deriv=1, full_output=True, ftol=ftol, xtol=xtol,
         gtol=gtol, maxfev=maxfev, factor=_FACTOR)
@@ -84,18 +65,11 @@ def run_lm(obj: Objective, options) -> Outcome:
     obj.report(theta0, start.objective)
     n = max(obj.n_free, 1)
     maxfev = options.max_evaluations or 200 * (n + 1) * 10
-    compiled = obj.compiled_inputs()
-    if compiled is not None and 0 < obj.n_free <= obj.y.size:
-        # the fit evaluates through compiled kernels: so does lmder, in one loop
-        from lsqfit_app.solvers import _compiled
-        theta, info = _compiled.run_lm(obj, options, start, compiled, maxfev)
-    else:
-        # the start stays cached on the Objective for lmder's first calls;
-        # this frame need not hold its Jacobian through the whole fit
-        del start
-        fun, jac_rows = obj.minpack_callbacks()
-        theta, info = lmder(fun, jac_rows, theta0, options.ftol, options.xtol, options.gtol,
-                            maxfev, lambda: obj.nfev)
+    # the start stays cached on the Objective for lmder's first calls;
+    # this frame need not hold its Jacobian through the whole fit
+    del start
+    fun, jac_rows = obj.minpack_callbacks()
+    theta, info = lmder(fun, jac_rows, theta0, options.ftol, options.xtol, options.gtol, maxfev)
     status = _INFO.get(info, "not_converged")
     # 6/7/8: the tolerance is below machine precision; MINPACK stopped because
     # no further improvement is possible - at these tolerances that is convergence.
@@ -109,4 +83,4 @@ def run_lm(obj: Objective, options) -> Outcome:
     if not hit.finite:
         return Outcome(obj.best_theta, "nonfinite",
                        "Levenberg-Marquardt ended where the model is not finite")
-    return Outcome(np.asarray(theta, dtype=float), status, mesg, extra={"minpack_info": info})
+    return Outcome(np.asarray(theta, dtype=float), status, mesg, minpack_info=info)

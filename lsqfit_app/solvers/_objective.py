@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 
@@ -18,7 +18,9 @@ from lsqfit_app.core.losses import loss_objective, loss_terms
 from lsqfit_app.core.problem import FitProblem, _rows_text
 from lsqfit_app.core.progress import CancelToken, IterationState
 from lsqfit_app.core.statistics import row_blocks
-from lsqfit_app.models import kernels
+
+if TYPE_CHECKING:
+    from lsqfit_app.solvers._linearize import Linearization
 
 
 _EPS = float(np.finfo(float).eps)
@@ -53,14 +55,34 @@ class IterationLimit(Exception):
     """Raised inside a solver's callbacks when the iteration limit is reached."""
 
 
+class StreamedStatistics(NamedTuple):
+    """The streamed closed form's statistics, which stand in for the n x p Jacobian."""
+
+    fitted: np.ndarray
+    covariance: np.ndarray     # unscaled, (X^T W X)^-1 over the free parameters
+    leverage: np.ndarray
+    centered: bool             # R^2 centred (the model has an intercept)
+
+
 @dataclass
 class Outcome:
-    """What a solver algorithm hands back to ``fit``."""
+    """What a solver algorithm hands back to ``fit``: its end point and
+    status, the codes its library reported (which the result keeps), and
+    what it already computed there for ``build_result`` to reuse."""
 
     theta: np.ndarray
     status: str                # a key of solvers.MESSAGES
     detail: str = ""
-    extra: dict = field(default_factory=dict)
+    solver: str | None = None  # the algorithm that gave theta, when auto chose it
+    minpack_info: int | None = None
+    scipy_status: int | None = None
+    refinement_passes: int | None = None
+    #: the closed form's refined residuals at theta
+    residuals: np.ndarray | None = None
+    #: the streamed closed form's statistics (big polynomial data)
+    streamed: StreamedStatistics | None = None
+    #: the fit linearised at theta (auto, after the polish)
+    linearization: "Linearization | None" = None
 
 
 class Evaluation(NamedTuple):
@@ -97,7 +119,7 @@ class Objective:
         #: row slices the model is evaluated in (one for all but big data; see _numpy_core)
         self.row_blocks = row_blocks(self.y.size)
         #: big data: evaluations kept past the next one hold residuals only
-        #: (:meth:`keep_last`), so that no more than one Jacobian of all rows
+        #: (:meth:`_keepable`), so that no more than one Jacobian of all rows
         #: exists at a time besides a solver's own copy
         self.lean = len(self.row_blocks) > 1
         free = [not p.fixed for p in problem.params]
@@ -124,15 +146,11 @@ class Objective:
         self.history: list[float] = []
         self.best_theta = self.theta0
         self.best_objective = math.inf
-        # the last evaluation, and the one LM last accepted (see keep_last())
+        # the last evaluation, and the one LM last accepted (see minpack_callbacks())
         self._last: Evaluation | None = None
         self._kept: Evaluation | None = None
         #: key (theta.tobytes()) of the point last reported as an iteration
         self.reported_key: bytes | None = None
-        #: the compiled evaluation (see _compiled), False until first asked
-        self._kernel_core = False
-        #: what the compiled LM needs to evaluate in its loop (see compiled_inputs)
-        self._kernel_inputs = None
 
     # -- parameters ---------------------------------------------------
     @property
@@ -175,18 +193,12 @@ class Objective:
 
         Floating-point warnings are silenced once around the whole fit (in
         ``fit``), not here: this is the innermost loop of every solver.
-        With compiled kernels it evaluates through them too, so that line
-        searches compare objectives computed the same way.
         """
         if self.cancel is not None and self.cancel.cancelled:
             raise Cancelled
         theta = np.asarray(theta, dtype=float)
-        core = self._compiled()
         if self.lean:
             self._last = None   # see evaluate() in _evaluator
-        if core is not None:
-            r = core(self.expand(theta))[1]
-        elif self.lean:
             r = np.empty(self.y.size)
             p = self.expand(theta)
             for rows in self.row_blocks:
@@ -213,11 +225,10 @@ class Objective:
         """The uncached fused evaluation, ``evaluate(theta, key) -> Evaluation``.
 
         A closure over local names, as LM calls it on every step.  Its core
-        evaluates the model, residuals and their Jacobian: compiled kernels
-        when this fit has them (:meth:`_compiled`), else numpy, weighing like
-        :meth:`_weigh_jacobian`.  The closure polls the cancel token, counts,
-        remembers the best point like :meth:`_track` (inlined: calling it
-        costs measurably in benchmark (a)) and becomes the last evaluation.
+        (:meth:`_numpy_core`) evaluates the model, residuals and their
+        Jacobian, weighing like :meth:`_weigh_jacobian`.  The closure polls
+        the cancel token, counts, remembers the best point like :meth:`_track`
+        (inlined: it runs once per LM step) and becomes the last evaluation.
         Built per caller and never stored on the Objective: a stored closure
         over ``self`` would be a reference cycle, left to the cyclic garbage
         collector with all its arrays (measurably slower over many fits).
@@ -226,10 +237,9 @@ class Objective:
         free_idx = self.free_idx
         objective_of = None if self.loss == "linear" else self.objective_of
         cancel = self.cancel
-        core = self._compiled()
-        # the blocked numpy core takes the free columns itself (_blocked_core)
-        selects = core is None and self.lean
-        core = core or self._numpy_core()
+        # the blocked core takes the free columns itself (_blocked_core)
+        selects = self.lean
+        core = self._numpy_core()
         lean = self.lean
 
         def evaluate(theta, key):
@@ -296,39 +306,14 @@ class Objective:
 
         return core
 
-    def _compiled(self):
-        """``core(p) -> (f, r, dr/dp, r @ r)`` from compiled kernels, or
-        None when this fit evaluates with numpy (see ``models.kernels`` for
-        when a process loads them).  Decided once per fit, at its first
-        fused evaluation; the closure holds no reference to the Objective."""
-        if self._kernel_core is False:
-            self._kernel_core = None
-            if self.model.kernel_plan() is not None and tuple(self.x) == ("x",):
-                loaded = kernels.note_fit()
-                if loaded is not None:
-                    self.attach_kernels(loaded)
-        return self._kernel_core
-
-    def attach_kernels(self, loaded: dict) -> None:
-        """Evaluate through the compiled kernels ``loaded`` (``models.kernels``);
-        the model must have a kernel plan and the one predictor x."""
-        plan = self.model.kernel_plan()
-        self._kernel_inputs = kernels.inputs(
-            plan, self.x["x"], self.y, self.inv_sigma if self.weighted else None)
-        self._kernel_core = kernels.evaluator(plan, loaded, self._kernel_inputs)
-
-    def compiled_inputs(self):
-        """(plan arrays, x, y, weights) for compiled code that evaluates the
-        model itself (``solvers/_compiled.py``), or None when this fit uses numpy."""
-        self._compiled()
-        return self._kernel_inputs
-
     def minpack_callbacks(self):
         """(residuals, jacobian_rows) for MINPACK's lmder.
 
         lmder asks for the Jacobian only at the point it evaluated last (and
         has just accepted), so ``jacobian_rows`` reads the last evaluation,
-        keeps it (see :meth:`keep_last`), reports the iteration and returns
+        keeps it past the trial steps that follow (LM usually stops at an
+        accepted point while its last evaluation is a rejected trial; see
+        :meth:`_keepable`), reports the iteration and returns
         the Jacobian transposed: MINPACK's column-major layout, without a copy.
         """
         evaluate = self._evaluator()
@@ -355,31 +340,16 @@ class Objective:
         return residuals, jacobian_rows
 
     def cached(self, theta: np.ndarray) -> Evaluation | None:
-        """The evaluation at theta when it was the last one or the last kept (:meth:`keep_last`)."""
+        """The evaluation at theta when it was the last one or the last kept
+        (the point LM last accepted, :meth:`minpack_callbacks`)."""
         key = np.asarray(theta, dtype=float).tobytes()
         for entry in (self._last, self._kept):
             if entry is not None and entry.key == key:
                 return entry
         return None
 
-    def adopt(self, evaluation: Evaluation, keep: bool = False) -> None:
-        """Make an evaluation computed elsewhere (the compiled loops) the last
-        one, as if this Objective had made it; also the kept one if ``keep``."""
-        self._last = evaluation
-        if keep:
-            self._kept = evaluation
-
-    def keep_last(self) -> Evaluation | None:
-        """Hold on to the last evaluation past later ones, and return it.
-
-        LM calls this at each accepted point, where it usually stops, while
-        its last evaluation is often a rejected trial step.
-        """
-        self._kept = self._keepable(self._last)
-        return self._last
-
     def _keepable(self, evaluation: Evaluation | None) -> Evaluation | None:
-        """What :meth:`keep_last` keeps of an evaluation: all of it, but on big
+        """What is kept of an evaluation past later ones: all of it, but on big
         data (:attr:`lean`) only its residuals and objective.  A solver's
         Jacobian there is the size of the data times the parameters: keeping
         one past the next evaluation would double the fit's memory, while
@@ -532,13 +502,6 @@ class Objective:
                 hit = self._last
             objective = hit.objective
         self._record(theta, theta.tobytes(), objective)
-
-    def record_iterations(self, objectives: list[float]) -> None:
-        """Iterations a compiled solver ran unwatched: no callback, cancel or
-        limit to serve, so only the history (as :meth:`_record` keeps it)."""
-        for objective in objectives:
-            self._append_history(objective)
-        self.reported_key = None
 
     def _append_history(self, objective: float) -> float:
         """One more iteration's objective in the history (the start's is not an

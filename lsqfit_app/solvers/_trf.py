@@ -61,4 +61,4 @@ def run_trf(obj: Objective, options) -> Outcome:
     if not np.all(np.isfinite(res.fun)):
         return Outcome(obj.best_theta, "nonfinite", "TRF ended where the model is not finite")
     return Outcome(np.asarray(res.x, dtype=float), status, words,
-                   extra={"scipy_status": int(res.status)})
+                   scipy_status=int(res.status))

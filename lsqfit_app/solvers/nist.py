@@ -8,7 +8,7 @@ from both NIST starts.  Models are built from the problems' formulas by the
 same formula engine users type into, so the check covers the parser and its
 symbolic derivatives too.
 
-Targets (issue 2):
+Targets:
   nonlinear: every parameter >= 7 digits, standard deviations >= 4, RSS >= 9;
   linear: coefficients >= 9, standard deviations >= 6, residual SD and R^2 >= 9.
 Lanczos1 is exempt from the SD and RSS targets: its certified RSS (1.4e-25)

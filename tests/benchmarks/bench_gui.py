@@ -34,10 +34,6 @@ sys.path.insert(0, str(HERE.parent / "gui"))      # the GUI tests' data: one sce
 
 from conftest import SLOW_STARTS, slow_table  # noqa: E402
 
-from lsqfit_app.models import kernels  # noqa: E402
-
-kernels.set_mode("off")        # as in the test suite (tests/conftest.py)
-
 
 def isolate_settings(folder: Path) -> None:
     """Settings and the recovery file in a temporary folder, as the tests do."""

@@ -64,22 +64,24 @@ def test_statistics_from_the_shared_factor_match_a_fresh_computation():
     problem = _gauss_problem()
     result = fit(problem)
     J = problem.model.jacobian(result.values, problem.x)
-    cov, notes = statistics.covariance_unscaled(J, list(problem.param_names))
+    cov, notes, _rank, lev = statistics.svd_curvature(J, list(problem.param_names))
     s2 = result.statistics.sse / result.statistics.dof
     assert result.covariance == pytest.approx(cov * s2, rel=1e-8)
     hat = np.einsum("ij,ji->i", J, np.linalg.solve(J.T @ J, J.T))
-    assert statistics.leverage(J) == pytest.approx(hat, rel=1e-9)
+    assert lev == pytest.approx(hat, rel=1e-9)
     expected = result.residuals / (np.sqrt(s2) * np.sqrt(1 - hat))
     assert result.standardized_residuals == pytest.approx(expected, rel=1e-8)
     assert notes == [""] * 4
 
 
-def test_vectorised_p_values_match_the_scalar_ones():
+def test_p_values_are_two_sided_tails_of_t_or_the_normal():
+    from scipy import stats
     t = np.array([0.3, -2.5, 40.0, np.nan])
     got = statistics.p_values(t, 17)
-    for ti, pi in zip(t, got):
-        ref = statistics.p_value(float(ti), 17)
-        assert (np.isnan(pi) and np.isnan(ref)) or pi == pytest.approx(ref, rel=1e-14)
+    assert got[:3] == pytest.approx(2 * stats.t.sf(np.abs(t[:3]), 17), rel=1e-12)
+    assert np.isnan(got[3])
+    known = statistics.p_values(t, 17, known_variance=True)
+    assert known[:3] == pytest.approx(2 * stats.norm.sf(np.abs(t[:3])), rel=1e-12)
     assert np.isnan(statistics.p_values(t, 0)).all()
 
 
@@ -113,26 +115,13 @@ def test_kept_evaluation_outlives_a_later_one():
     obj.fused_evaluation(trial)
     assert obj.cached(accepted) is None              # only the last one, unless kept
     obj.fused_evaluation(accepted)
-    assert obj.keep_last().key == accepted.tobytes()
+    _residuals, jacobian_rows = obj.minpack_callbacks()
+    jacobian_rows(accepted)                          # LM accepts it: kept
     obj.fused_evaluation(trial)
     evaluations = obj.nfev
     assert obj.cached(accepted) is not None and obj.cached(trial) is not None
     linearize(obj, accepted)                         # served from the kept evaluation
     assert obj.nfev == evaluations
-
-
-def test_lmder_is_called_directly_and_its_fallback_gives_the_same_fit(monkeypatch):
-    from lsqfit_app.solvers import _lm
-    # the direct route must work with the installed scipy; if a release moves
-    # the private entry point this fails, and leastsq (tested below) takes over
-    assert _lm._lmder is not None
-    problem = _gauss_problem()
-    direct = fit(problem)                 # auto: LM, its minimum is inside the width > 0 hint
-    monkeypatch.setattr(_lm, "_lmder", None)
-    through_leastsq = fit(problem)
-    assert direct.solver == through_leastsq.solver == "lm"
-    assert direct.status.converged and through_leastsq.status.converged
-    assert direct.values == pytest.approx(through_leastsq.values, rel=1e-12)
 
 
 def test_lm_callbacks_report_accepted_points_and_count_evaluations():
@@ -147,41 +136,29 @@ def test_lm_callbacks_report_accepted_points_and_count_evaluations():
     assert result.evaluations >= len(states)
 
 
-def test_curvature_from_r_matches_the_svd_route_and_falls_back_when_singular():
+def test_curvature_of_r_matches_the_svd_route_and_keeps_the_estimable_part():
     rng = np.random.default_rng(3)
     J = rng.normal(size=(40, 4)) * np.array([1e-3, 1.0, 1e4, 5.0])
     names = ["a", "b", "c", "d"]
     R = np.linalg.qr(J, mode="r")
-    cov, notes, lev = statistics.curvature_from_r(J, R, names)
-    ref_cov, ref_notes = statistics.covariance_unscaled(J, names)
-    assert notes == ref_notes == [""] * 4
-    assert cov == pytest.approx(ref_cov, rel=1e-9)
-    assert lev == pytest.approx(statistics.leverage(J), rel=1e-9)
+    cov, notes, rank, lev = statistics.curvature_of_r(J, R, names)
+    ref = statistics.svd_curvature(J, names)
+    assert notes == ref.notes == [""] * 4 and rank == ref.rank == 4
+    assert cov == pytest.approx(ref.covariance, rel=1e-9)
+    assert cov == pytest.approx(np.linalg.inv(J.T @ J), rel=1e-8)
+    assert lev == pytest.approx(ref.leverage, rel=1e-9)
     # a column that is a multiple of another: the SVD route names the parameters
+    # and keeps the variances of the estimable ones (a and c)
     J[:, 3] = 2 * J[:, 1]
     R = np.linalg.qr(J, mode="r")
-    cov, notes, lev = statistics.curvature_from_r(J, R, names)
-    assert np.isnan(cov).all()
-    assert notes[0].startswith("singular Jacobian: b, d cannot be determined")
-
-
-
-@pytest.mark.parametrize("layout", ["C", "F", "sliced"])
-def test_curvature_from_r_gives_the_bits_of_the_plain_numpy_expressions(layout):
-    # it calls ndarray.dot and einsum's C function to skip numpy's wrappers:
-    # the same arithmetic as r_inv @ r_inv.T and np.einsum, bit for bit
-    from scipy.linalg import lapack
-    rng = np.random.default_rng(11)
-    for p in (1, 2, 4, 7):
-        J = rng.normal(size=(90, p + 2)) * 10.0 ** rng.uniform(-3, 3, size=p + 2)
-        J = {"C": J[:, :p].copy(), "F": np.asfortranarray(J[:, :p]), "sliced": J[:, :p]}[layout]
-        R = np.linalg.qr(J, mode="r")
-        cov, notes, lev = statistics.curvature_from_r(J, R, [f"p{i}" for i in range(p)])
-        r_inv, info = lapack.dtrtri(R, lower=0)
-        L = J @ r_inv
-        assert info == 0 and notes == [""] * p
-        assert np.array_equal(cov, r_inv @ r_inv.T)
-        assert np.array_equal(lev, np.einsum("ij,ij->i", L, L))
+    cov, notes, rank, lev = statistics.curvature_of_r(J, R, names)
+    assert rank == 3
+    assert notes[1].startswith("singular Jacobian: b, d cannot be determined")
+    assert notes[0] == notes[2] == ""
+    assert np.isnan(cov[1]).all() and np.isnan(cov[3]).all()
+    kept = J[:, :3]
+    assert cov[0, 0] == pytest.approx(np.linalg.inv(kept.T @ kept)[0, 0], rel=1e-7)
+    assert lev.sum() == pytest.approx(3.0, rel=1e-9)
 
 
 def test_inside_uses_only_finite_bounds():

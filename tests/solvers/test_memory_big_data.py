@@ -85,12 +85,12 @@ def test_r_factor_and_leverages_blocked_match_whole(monkeypatch):
     J = rng.normal(size=(300, 3)) * np.array([2.0, 1e4, 1e-2])
     scale = statistics.column_scale(J)
     R_whole = statistics.r_factor(J, scale)
-    lev_whole = statistics.leverage(J)
+    lev_whole = statistics.svd_curvature(J, list("abc")).leverage
     cov_whole, lev_r = statistics.well_conditioned_curvature(J, np.linalg.qr(J, mode="r"))
     monkeypatch.setattr(statistics, "QR_CHUNK", 8)
     R_blocked = statistics.r_factor(J, scale)
     assert np.abs(R_blocked) == pytest.approx(np.abs(R_whole), rel=1e-12, abs=1e-14)
-    assert statistics.leverage(J) == pytest.approx(lev_whole, rel=1e-12)
+    assert statistics.svd_curvature(J, list("abc")).leverage == pytest.approx(lev_whole, rel=1e-12)
     cov_b, lev_b = statistics.well_conditioned_curvature(J, np.linalg.qr(J, mode="r"))
     assert lev_b == pytest.approx(lev_r, rel=1e-12)
     assert lev_whole.sum() == pytest.approx(3.0, rel=1e-12)   # trace of the hat matrix
@@ -144,8 +144,9 @@ def test_lean_objective_keeps_only_residuals(monkeypatch):
     monkeypatch.setattr(statistics, "QR_CHUNK", 50)
     obj = Objective(problem, np.array([1.0, 1.0, 0.0]), solver="lm")
     first = obj.fused_evaluation(obj.theta0)
-    kept = obj.keep_last()
-    assert kept is first and obj._kept.Jr is None and obj._kept.r is first.r
+    _residuals, jacobian_rows = obj.minpack_callbacks()
+    jacobian_rows(obj.theta0)                    # LM accepts the point: it is kept
+    assert obj._kept.Jr is None and obj._kept.r is first.r
     # a new evaluation drops the Objective's hold on the last one
     obj.fused_evaluation(obj.theta0 * 1.1)
     assert obj.cached(obj.theta0).Jr is None
@@ -218,7 +219,7 @@ N_BIG = 1_000_000
 def test_fit_of_a_million_rows_stays_within_a_dozen_vectors(spec):
     out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, spec, str(N_BIG)],
                          capture_output=True, text=True, timeout=600,
-                         env={"LSQFIT_KERNELS": "off", "PATH": "/usr/bin:/bin"})
+                         env={"PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["status"] == "converged", report

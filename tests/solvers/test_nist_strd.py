@@ -1,4 +1,4 @@
-"""NIST StRD accuracy targets (issue 2), solver auto, default settings."""
+"""NIST StRD accuracy targets, solver auto, default settings."""
 import json
 from pathlib import Path
 

@@ -6,7 +6,7 @@ from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.models import make_model
 from lsqfit_app.solvers import fit
 from lsqfit_app.solvers import _closed_form
-from lsqfit_app.solvers._polynomial import solve_polynomial
+from lsqfit_app.core.polynomial import solve_polynomial
 
 
 @pytest.mark.parametrize("degree", [0, 1, 3, 5])
@@ -31,7 +31,7 @@ def test_fit_streams_big_polynomials_and_agrees(monkeypatch, spec):
     small = fit(FitProblem.create(model, x, y, sigma=sigma), "closed-form")
     monkeypatch.setattr(_closed_form, "STREAM_LIMIT", 100)
     big = fit(FitProblem.create(model, x, y, sigma=sigma), "closed-form")
-    assert big.extra.get("streamed") and not small.extra.get("streamed")
+    assert big.streamed and not small.streamed
     assert big.values == pytest.approx(small.values, rel=1e-9, abs=1e-12)
     assert big.stderrs == pytest.approx(small.stderrs, rel=1e-9)
     assert big.statistics.sse == pytest.approx(small.statistics.sse, rel=1e-12)
@@ -48,7 +48,7 @@ def test_formula_with_offset_is_not_streamed():
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_streamed_leverage_matches_the_hat_matrix(weighted):
-    from lsqfit_app.solvers._polynomial import fit_polynomial
+    from lsqfit_app.core.polynomial import fit_polynomial
     rng = np.random.default_rng(3)
     x = rng.uniform(-2, 5, 3000)
     w = rng.uniform(0.5, 2.0, x.size) if weighted else None

@@ -1,5 +1,5 @@
-"""A fit's result dataclasses are built without their __init__ (core.frozen.frozen_instance):
-they must still be complete, equal to what the __init__ builds, and frozen."""
+"""A fit's result dataclasses are complete, equal to what their __init__ builds, and frozen;
+a problem's default parameters follow the model's hints."""
 import dataclasses
 import math
 
@@ -9,34 +9,10 @@ import pytest
 from lsqfit_app.core.errors import ParameterError
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.core.problem import FitProblem
-from lsqfit_app.core.frozen import frozen_instance
-from lsqfit_app.core.result import FitStatistics, ParameterResult
+from lsqfit_app.core.result import FitStatistics
 from lsqfit_app.models import make_model
 from lsqfit_app.core.model import Model, ParamHint
 from lsqfit_app.solvers import fit
-
-VALUES = dict(name="a", value=1.0, stderr=0.1, ci95=(0.8, 1.2), t_value=10.0, p_value=1e-5,
-              fixed=False, at_bound=False, start=0.5, min=-math.inf, max=math.inf,
-              stderr_note="")
-
-
-def test_frozen_instance_equals_init():
-    made = frozen_instance(ParameterResult, **VALUES)
-    assert type(made) is ParameterResult
-    assert made == ParameterResult(**VALUES)
-    assert hash(made) == hash(ParameterResult(**VALUES))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        made.value = 2.0
-
-
-def test_frozen_instance_needs_exactly_the_fields():
-    partial = dict(VALUES)
-    del partial["stderr_note"]    # has a default, which frozen_instance does not fill in
-    with pytest.raises(TypeError, match="missing \\['stderr_note'\\]"):
-        frozen_instance(ParameterResult, **partial)
-    with pytest.raises(TypeError, match="unknown \\['bogus'\\]"):
-        frozen_instance(ParameterResult, bogus=1, **VALUES)
-
 
 @pytest.mark.parametrize("fixed", [False, True])
 def test_fit_result_instances_are_complete(fixed):
@@ -62,7 +38,7 @@ def test_fit_result_instances_are_complete(fixed):
 
 
 def test_problem_parameters_equal_the_init_ones():
-    # bare starts are built without Parameter.__init__, defaults cached per model
+    # defaults cached per model
     model = make_model("gaussian+poly0")
     names = model.param_names
     hints = model.param_hints()

@@ -236,9 +236,10 @@ def test_leverage_matches_the_hat_matrix_streamed_or_not(monkeypatch):
     rng = np.random.default_rng(3)
     J = rng.normal(size=(3000, 4)) * np.array([1e-3, 1.0, 1e4, 7.0])
     hat = np.einsum("ij,jk,ik->i", J, np.linalg.inv(J.T @ J), J)
-    assert statistics.leverage(J) == pytest.approx(hat, rel=1e-9)
+    assert statistics.svd_curvature(J, list("abcd")).leverage == pytest.approx(hat, rel=1e-9)
     monkeypatch.setattr(statistics, "QR_CHUNK", 256)       # force the streamed TSQR path
-    assert statistics.leverage(J) == pytest.approx(hat, rel=1e-9)
+    assert statistics.svd_curvature(J, list("abcd")).leverage == pytest.approx(hat, rel=1e-9)
     R = statistics.r_factor(J / statistics.column_scale(J))
-    cov, notes = statistics.covariance_unscaled(J, list("abcd"), R=R)
-    assert cov == pytest.approx(np.linalg.inv(J.T @ J), rel=1e-8)
+    found = statistics.svd_curvature(J, list("abcd"), R=R)
+    assert found.covariance == pytest.approx(np.linalg.inv(J.T @ J), rel=1e-8)
+    assert found.notes == [""] * 4 and found.rank == 4

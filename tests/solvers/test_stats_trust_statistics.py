@@ -368,8 +368,8 @@ def test_statistics_of_non_finite_or_empty_jacobians_make_no_lapack_call(capfd):
     assert found.rank is None and "not finite" in found.notes[0]
     assert statistics.svd_curvature(np.zeros((5, 0)), []).rank == 0
     assert not statistics.has_intercept(J)
-    cov, notes = statistics.covariance_unscaled(np.full((4, 2), np.inf), ["a", "b"])
-    assert np.isnan(cov).all() and "not finite" in notes[1]
+    found = statistics.svd_curvature(np.full((4, 2), np.inf), ["a", "b"])
+    assert np.isnan(found.covariance).all() and "not finite" in found.notes[1]
     assert capfd.readouterr().out == ""
 
 

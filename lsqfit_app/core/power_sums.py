@@ -1,4 +1,5 @@
-"""Compiled loops for fits on millions of points (numba), with a numpy fallback.
+"""Power sums, extremes and Horner sums of polynomial fits on millions of
+points, in compiled loops (numba), with a numpy fallback.
 
 A degree-d polynomial fit on big data needs the power sums sum t**k
 (k = 0..2d) and moments sum t**k * y (k = 0..d) of the scaled abscissa
@@ -7,11 +8,11 @@ pass, which on 10 million points costs about 15 passes over the data;
 one compiled loop computes all the sums while each element sits in a
 register, in about the time of two or three passes.
 
-The kernels release the GIL and are run on contiguous slices in a few
+The loops release the GIL and are run on contiguous slices in a few
 threads (no numba threading layer, so several fits can call them at once
 from worker threads).  They compile once per machine (``cache=True``) on
 first use, which takes a few seconds; they are only used above
-``_polynomial.KERNEL_MIN_POINTS`` points, where a fit takes that long
+``polynomial.COMPILED_MIN_POINTS`` points, where a fit takes that long
 anyway.  ``fastmath`` is limited to reassociation and contraction: the
 sums are accumulated in vector lanes (a different, no less accurate,
 order) and never assume the absence of NaN or infinities.
@@ -93,17 +94,17 @@ if njit is not None:
             out[i] = acc
 
 
-def _compiled():
+def _loops():
     return None if njit is None else (_power_sums, _min_max, _polyval)
 
 
 def available() -> bool:
-    return _compiled() is not None
+    return _loops() is not None
 
 
 @functools.lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="lsqfit-kernel")
+    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="lsqfit-power-sums")
 
 
 def _threads() -> int:
@@ -125,24 +126,24 @@ def _map(fn, pieces):
 
 def min_max(x: np.ndarray) -> tuple[float, float]:
     """(min, max) of a finite float64 array in one pass (numba), or numpy's two."""
-    kernels = _compiled()
-    if kernels is None or x.size == 0:
+    loops = _loops()
+    if loops is None or x.size == 0:
         return float(np.min(x)), float(np.max(x))
     x = np.ascontiguousarray(x, dtype=float)
-    parts = _map(lambda lo, hi: kernels[1](x[lo:hi]), _split(x.size))
+    parts = _map(lambda lo, hi: loops[1](x[lo:hi]), _split(x.size))
     return float(min(p[0] for p in parts)), float(max(p[1] for p in parts))
 
 
 def power_sums(x: np.ndarray, y: np.ndarray, degree: int, mid: float,
                half: float) -> tuple[np.ndarray, np.ndarray] | None:
     """(S, M): S_k = sum t**k for k = 0..2d, M_k = sum t**k y for k = 0..d; None without numba."""
-    kernels = _compiled()
-    if kernels is None:
+    loops = _loops()
+    if loops is None:
         return None
     x = np.ascontiguousarray(x, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
     inv_half = 1.0 / half
-    parts = _map(lambda lo, hi: kernels[0](x[lo:hi], y[lo:hi], degree, mid, inv_half),
+    parts = _map(lambda lo, hi: loops[0](x[lo:hi], y[lo:hi], degree, mid, inv_half),
                  _split(x.size))
     total = np.sum(parts, axis=0)
     return total[:2 * degree + 1], total[2 * degree + 1:]
@@ -150,11 +151,11 @@ def power_sums(x: np.ndarray, y: np.ndarray, degree: int, mid: float,
 
 def polyval(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """sum_k coef[k] x**k by Horner's rule, in one compiled pass (numpy's without numba)."""
-    kernels = _compiled()
+    loops = _loops()
     coef = np.ascontiguousarray(coef, dtype=float)
-    if kernels is None or coef.size == 0:
+    if loops is None or coef.size == 0:
         return np.polynomial.polynomial.polyval(x, coef)
     x = np.ascontiguousarray(x, dtype=float)
     out = np.empty(x.size)
-    _map(lambda lo, hi: kernels[2](x[lo:hi], coef, out[lo:hi]), _split(x.size))
+    _map(lambda lo, hi: loops[2](x[lo:hi], coef, out[lo:hi]), _split(x.size))
     return out

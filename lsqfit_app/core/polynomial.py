@@ -4,7 +4,7 @@ For n in the millions, forming the n x (d+1) Vandermonde matrix and its QR
 costs gigabytes and seconds.  Instead x is mapped to t = (x - mid)/half in
 [-1, 1] and the normal equations in t**0..t**d are accumulated chunk by chunk
 (each chunk in cache; unweighted, only the 2d+1 power sums of the Hankel
-Gram matrix and d+1 moments: in one compiled pass (``_kernels``, numba)
+Gram matrix and d+1 moments: in one compiled pass (``_power_sums``, numba)
 on big data, or by BLAS dot products), then solved by Cholesky.  Scaling
 to [-1, 1] keeps the Gram matrix's condition modest for the degrees users
 fit on big data (about 1e3 for degree 5 on uniform x), where the raw powers
@@ -90,15 +90,15 @@ def _hankel(S: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 #: passes take for one fit of a few million points (and, on a 1M-row file,
 #: more memory than its data).  The choice depends on n alone, never on what
 #: the process loaded before, so a fit gives the same digits in any process.
-KERNEL_MIN_POINTS = 1 << 23
+COMPILED_MIN_POINTS = 1 << 23
 
 
-def _kernels_for(n: int):
-    """The compiled-kernel module for big data when numba is there, else None."""
-    if n < KERNEL_MIN_POINTS:
+def _compiled_for(n: int):
+    """The compiled power-sum module for big data when numba is there, else None."""
+    if n < COMPILED_MIN_POINTS:
         return None
-    from lsqfit_app.solvers import _kernels
-    return _kernels if _kernels.available() else None
+    from lsqfit_app.core import power_sums as _power_sums
+    return _power_sums if _power_sums.available() else None
 
 
 def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | None = None):
@@ -109,11 +109,11 @@ def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | N
     power-sum path; weighted data stack a chunk of V with y so that one GEMM
     per chunk gives G and b.
     """
-    kernels = _kernels_for(x.size)
+    loops = _compiled_for(x.size)
     mid, half = _mid_half(x)
     k = degree + 1
     if w is None:
-        sums = kernels.power_sums(x, y, degree, mid, half) if kernels else None
+        sums = loops.power_sums(x, y, degree, mid, half) if loops else None
         G, b = _hankel(*sums) if sums is not None else _hankel_sums(x, y, degree, mid, half)
         return G, b, mid, half
     acc = _accumulate(x, y, w, degree, mid, half)
@@ -122,8 +122,8 @@ def gram_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | N
 
 def _mid_half(x: np.ndarray) -> tuple[float, float]:
     """Centre and half-width of x's range: t = (x - mid)/half lies in [-1, 1]."""
-    kernels = _kernels_for(x.size)
-    lo, hi = kernels.min_max(x) if kernels else (float(np.min(x)), float(np.max(x)))
+    loops = _compiled_for(x.size)
+    lo, hi = loops.min_max(x) if loops else (float(np.min(x)), float(np.max(x)))
     if hi == lo:
         hi = lo + 1.0
     return (hi + lo) / 2, (hi - lo) / 2
@@ -193,8 +193,8 @@ def solve_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | 
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    if degree == 1 and w is None and _kernels_for(x.size) is None:
-        # four BLAS passes; with the compiled kernel one pass does better
+    if degree == 1 and w is None and _compiled_for(x.size) is None:
+        # four BLAS passes; with the compiled loop one pass does better
         fast = _line_by_dots(x, y)
         if fast is not None:
             return fast
@@ -204,8 +204,8 @@ def solve_polynomial(x: np.ndarray, y: np.ndarray, degree: int, w: np.ndarray | 
 
 def polyval(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """The polynomial with increasing coefficients ``coef`` at x (one compiled pass on big data)."""
-    kernels = _kernels_for(x.size)
-    return kernels.polyval(x, coef) if kernels else np.polynomial.polynomial.polyval(x, coef)
+    loops = _compiled_for(x.size)
+    return loops.polyval(x, coef) if loops else np.polynomial.polynomial.polyval(x, coef)
 
 
 def _line_by_dots(x: np.ndarray, y: np.ndarray):
