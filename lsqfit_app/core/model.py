@@ -104,21 +104,6 @@ class Model(ABC):
         rows[...] = J.T
         return f
 
-    def kernel_plan(self):
-        """How compiled kernels evaluate this model (a ``kernels.Plan``), or
-        None when they cannot: only library lineshapes and their sums can.
-
-        Worked out once per model by :meth:`_make_kernel_plan` (a model does
-        not change after construction, and every fit of it asks).
-        """
-        plan = self.__dict__.get("_kernel_plan", False)
-        if plan is False:
-            plan = self._kernel_plan = self._make_kernel_plan()
-        return plan
-
-    def _make_kernel_plan(self):
-        return None
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.formula}>"
 

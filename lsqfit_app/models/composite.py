@@ -44,8 +44,9 @@ import numpy as np
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.core.model import Model, ParamHint, as_predictors
-from lsqfit_app.models.library import _peak_features, _prepare, _smooth
+from lsqfit_app.models.guesses import peak_features, prepare, smooth
 from lsqfit_app.models.peakfind import find_peaks, half_widths
+from lsqfit_app.models.polynomials import PolynomialModel
 
 #: a sum of models guesses from at most this many points (evenly spaced in x)
 GUESS_POINTS = 1 << 16
@@ -59,7 +60,6 @@ def _prefix_base(model: Model, index: int) -> str:
 
 
 def _is_offset(model: Model) -> bool:
-    from lsqfit_app.models.library import PolynomialModel
     return isinstance(model, PolynomialModel) and model.degree == 0
 
 
@@ -189,18 +189,6 @@ class SumModel(Model):
             total = f if total is None else total + f
         return self._plus_offsets(total, vals), jac.T
 
-    def _make_kernel_plan(self):
-        from lsqfit_app.models.kernels import Plan
-        parts, offsets = [], []
-        for model, sl in self._parts:
-            plan = model.kernel_plan()
-            if plan is None:
-                return None
-            plan = plan.shifted(sl.start)
-            parts.extend(plan.parts)
-            offsets.extend(plan.offsets)
-        return Plan(tuple(parts), tuple(offsets))
-
     def _jacobian_buffer(self, n: int) -> np.ndarray:
         """(P, n) rows for the parts to fill; ones, when there are offsets: their rows are done."""
         return (np.ones if self._offset_cols else np.empty)((len(self.param_names), n))
@@ -239,7 +227,7 @@ class SumModel(Model):
         # baseline need the curve's shape, and on all of a million rows each
         # solve would hold several copies of the data (and the single-peak
         # scan repeats it two hundred times)
-        xs, ys = _prepare(as_predictors(x, self.independent_vars)[key], y, GUESS_POINTS)
+        xs, ys = prepare(as_predictors(x, self.independent_vars)[key], y, GUESS_POINTS)
         pred = {key: xs}
         if xs.size == 0:
             return self._pack([m.guess({key: xs}, ys) for m in self.components])
@@ -359,12 +347,12 @@ class SumModel(Model):
         k = len(peak_ids)
         pred = {self.independent_vars[0]: xs}
         n = xs.size
-        rs = _smooth(r)
+        rs = smooth(r)
         sign = 1.0 if rs.max() >= -rs.min() else -1.0
         rs = sign * rs
         features: list[tuple[float, float, float]] = []
         if k == 1:
-            features.append(_peak_features(xs, r))
+            features.append(peak_features(xs, r))
         elif n >= 5:
             spread = float(rs.max() - rs.min())
             idx, prom, left_base, right_base = find_peaks(rs, 0.05 * spread)
@@ -388,7 +376,7 @@ class SumModel(Model):
             cur -= model.eval(np.array([seed[p] for p in model.param_names]), pred)
         while len(features) < k:
             j = len(features)
-            h, c, w = _peak_features(xs, cur, sign)
+            h, c, w = peak_features(xs, cur, sign)
             if not (h * sign > 0):
                 h = sign * 0.5 * float(np.ptp(r))
             features.append((h, c, w))

@@ -1,7 +1,7 @@
 """A model given as a formula the user typed, with exact symbolic derivatives.
 
 ``FormulaModel("a*exp(-x/tau) + c", variables=("x",))`` parses the text with
-the safe parser of :mod:`lsqfit_app.core.expression`; names that are
+the safe parser of :mod:`lsqfit_app.core.expression_parser`; names that are
 predictor columns become ``independent_vars``, all other names parameters.
 The Jacobian comes from symbolic derivatives, evaluated together with the
 model in one pass over the shared nodes.  Parameters in which the formula is
@@ -17,7 +17,9 @@ import numpy as np
 
 from lsqfit_app.core.errors import FormulaError
 from lsqfit_app.core.model import Model, Predictors, as_predictors
-from lsqfit_app.core.expression import Expression, Program, parse_expression
+from lsqfit_app.core.expression import Expression
+from lsqfit_app.core.expression_dag import Program
+from lsqfit_app.core.expression_parser import parse_expression
 
 
 class FormulaModel(Model):

@@ -10,7 +10,6 @@ passes its rows, so the Jacobian is written once, in place, and never copied.
 Shapes (d = x - center)
 -----------------------
 line               slope*x + intercept
-polynomial         c0 + c1*x + ... + cN*x**N
 exp_decay          amplitude*exp(-x/tau) + offset
 exp_growth         amplitude*exp(x/tau) + offset
 double_exp_decay   amplitude1*exp(-x/tau1) + amplitude2*exp(-x/tau2) + offset
@@ -31,7 +30,18 @@ damped_sine        amplitude*exp(-decay*x)*sin(2*pi*frequency*x + phase) + offse
 
 The Jacobian is returned as the transpose of a (k, n) C-ordered buffer: its
 rows are written contiguously, and the column-major result is what MINPACK
-and the QR factorisations of the solvers want anyway.
+and the QR factorisations of the solvers want anyway.  (The polynomials have
+no pair here: :class:`~lsqfit_app.models.polynomials.PolynomialModel`
+evaluates any degree with its Vandermonde matrix.)
+
+Adding a lineshape
+------------------
+Write ``shape(x, p1=..., ...)`` and ``shape_and_jacobian(x, p1=..., ...,
+out=None)`` here, each parameter a keyword with a default; the pair is the
+only implementation of the function and its derivatives.  Then define its
+model class, with its guess, in the family module (``peaks.py``,
+``growth.py``, ...): setting ``name`` there registers it (see the package
+docstring of :mod:`lsqfit_app.models`).
 
 Voigt derivatives
 -----------------
@@ -72,17 +82,6 @@ def line_and_jacobian(x, slope=1.0, intercept=0.0, out=None):
     jac[0] = x
     jac[1] = 1.0
     return slope * x + intercept, jac.T
-
-
-def polynomial(x, *coefficients):
-    """``c0 + c1*x + ... + cN*x**N`` by Horner's rule."""
-    return np.polynomial.polynomial.polyval(x, np.asarray(coefficients, dtype=float))
-
-
-def polynomial_and_jacobian(x, *coefficients):
-    # The Vandermonde columns are the derivatives; their product with c is the value.
-    jac = np.vander(x, len(coefficients), increasing=True)
-    return jac @ np.asarray(coefficients, dtype=float), jac
 
 
 # --------------------------------------------------------------- exponentials
@@ -174,7 +173,7 @@ def gaussian(x, amplitude=1.0, center=0.0, sigma=1.0):
 
 
 def gaussian_and_jacobian(x, amplitude=1.0, center=0.0, sigma=1.0, out=None):
-    # The hottest path of the benchmarks: in-place ufuncs into the Jacobian rows,
+    # The commonest term of sums of peaks: in-place ufuncs into the Jacobian rows,
     # one exponential, no temporaries beyond d and the returned values.
     d = x - center
     inv_s2 = 1.0 / (sigma * sigma)

@@ -8,10 +8,10 @@ import pytest
 from scipy.optimize import least_squares
 
 from lsqfit_app.models.composite import SumModel
-from lsqfit_app.models.library import get_library_model, library_model_from_spec
+from lsqfit_app.models.registry import get_library_model, library_model_from_spec
 
 try:
-    from lsqfit_app.core.expression import parse_expression
+    from lsqfit_app.core.expression_parser import parse_expression
 except ImportError:  # pragma: no cover
     parse_expression = None
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from lsqfit_app.core.errors import FormulaError
-from lsqfit_app.core.expression import (
-    FUNCTIONS, Const, Program, compile_column_expression, parse_expression)
+from lsqfit_app.core.expression import FUNCTIONS, Const
+from lsqfit_app.core.expression_dag import Program
+from lsqfit_app.core.expression_parser import compile_column_expression, parse_expression
 from lsqfit_app.models.formula import FormulaModel
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from lsqfit_app.core.errors import FormulaError
-from lsqfit_app.core.expression import compile_column_expression, parse_expression
+from lsqfit_app.core.expression_parser import compile_column_expression, parse_expression
 from lsqfit_app.models.formula import FormulaModel
 
 # bare names only: none of these is a call, an attribute or an indexing, so

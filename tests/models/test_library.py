@@ -10,7 +10,7 @@ from scipy.optimize import least_squares
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.models import lineshapes
 from lsqfit_app.core.model import ParamHint
-from lsqfit_app.models.library import (
+from lsqfit_app.models.registry import (
     LIBRARY,
     UnknownModelError,
     get_library_model,
@@ -20,7 +20,7 @@ from lsqfit_app.models.library import (
 )
 
 try:  # the project's safe formula engine, when present: then the test cross-checks both
-    from lsqfit_app.core.expression import parse_expression
+    from lsqfit_app.core.expression_parser import parse_expression
 except ImportError:  # pragma: no cover - engine not written yet
     parse_expression = None
 

@@ -9,7 +9,7 @@ from scipy.optimize import least_squares
 
 from lsqfit_app.core.progress import CancelToken
 from lsqfit_app.core.model import Model, ParamHint
-from lsqfit_app.core.expression import compile_column_expression
+from lsqfit_app.core.expression_parser import compile_column_expression
 from lsqfit_app.models.formula import FormulaModel
 from lsqfit_app.models.starts import find_starts
 
