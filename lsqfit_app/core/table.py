@@ -19,20 +19,20 @@ nothing, so edits during a fit cannot change the fit.
 
 Computed columns hold an expression of other columns in the safe formula
 language of :mod:`lsqfit_app.core.expression`; they are recomputed whenever
-a column they read changes.
+a column they read changes.  One column's storage and view are in
+:mod:`lsqfit_app.core.columns`; writing a table to a file is
+:mod:`lsqfit_app.io.writers`.
 """
 from __future__ import annotations
 
-import csv
-import math
-import os
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lsqfit_app.core.atomic import write_atomic, write_text_stream_atomic
+from lsqfit_app.core.columns import (Column, ColumnInfo, as_float_array, cell_value,
+                                     formula_names, identifier)
 from lsqfit_app.core.errors import InputError
 
 #: Reason used when the caller gives none.
@@ -97,48 +97,6 @@ class TableEvent:
     columns: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class ColumnInfo:
-    """A read-only view of one column, as returned by :meth:`Table.column`.
-
-    ``values`` is a read-only view of the table's storage: copy it before
-    keeping it across edits.  ``text`` holds the cell text of a non-numeric
-    column (None for numeric ones).
-    """
-
-    index: int
-    name: str
-    unit: str
-    values: np.ndarray
-    numeric: bool
-    formula: str | None = None
-    text: np.ndarray | None = None
-
-    @property
-    def label(self) -> str:
-        """Name with the unit in brackets, for axis labels and reports."""
-        return f"{self.name} [{self.unit}]" if self.unit and self.unit not in self.name else self.name
-
-
-class _Column:
-    """Mutable storage of one column (private: callers see ColumnInfo)."""
-
-    __slots__ = ("name", "unit", "values", "numeric", "formula", "text")
-
-    def __init__(self, name: str, values: np.ndarray, unit: str = "", numeric: bool = True,
-                 formula: str | None = None, text: np.ndarray | None = None):
-        self.name = name
-        self.unit = unit
-        self.values = values
-        self.numeric = numeric
-        self.formula = formula
-        self.text = text
-
-    def copy(self) -> "_Column":
-        return _Column(self.name, self.values.copy(), self.unit, self.numeric, self.formula,
-                       None if self.text is None else self.text.copy())
-
-
 class Table:
     """Named float64 columns with units, per-row masks with reasons, and events.
 
@@ -158,7 +116,7 @@ class Table:
     """
 
     def __init__(self, columns: Mapping[str, Iterable[float]] | Sequence[tuple] | None = None):
-        self._columns: list[_Column] = []
+        self._columns: list[Column] = []
         self._n_rows = 0
         self._mask = np.zeros(0, dtype=np.int32)
         self._reasons: list[str] = [""]
@@ -170,7 +128,7 @@ class Table:
             item = tuple(item)
             name, values = item[0], item[1]
             unit = item[2] if len(item) > 2 else ""
-            self._append_column(_Column(str(name), _as_float_array(values, name), str(unit)))
+            self._append_column(Column(str(name), as_float_array(values, name), str(unit)))
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -183,14 +141,14 @@ class Table:
         """
         table = cls()
         for i, (name, arr) in enumerate(zip(names, arrays)):
-            col = _Column(str(name), _as_float_array(arr, name, copy=False),
+            col = Column(str(name), as_float_array(arr, name, copy=False),
                           units[i] if units else "",
                           bool(numeric[i]) if numeric is not None else True,
                           None, texts[i] if texts else None)
             table._append_column(col)
         return table
 
-    def _append_column(self, col: _Column) -> None:
+    def _append_column(self, col: Column) -> None:
         if not self._columns:
             self._n_rows = len(col.values)
             self._mask = np.zeros(self._n_rows, dtype=np.int32)
@@ -322,7 +280,7 @@ class Table:
         if col.formula is not None:
             raise InputError(f"column {col.name!r} is computed from {col.formula!r}; "
                              "edit the formula instead")
-        col.values[row] = _cell_value(value, row, col.name)
+        col.values[row] = cell_value(value, row, col.name)
         if col.text is not None:
             col.text[row] = "" if value is None else str(value)
         self._emit("cells_changed", row, row, (i,))
@@ -332,7 +290,7 @@ class Table:
         """Replace all values of a column."""
         i = self.column_index(key)
         col = self._columns[i]
-        arr = _as_float_array(values, col.name)
+        arr = as_float_array(values, col.name)
         if len(arr) != self._n_rows:
             raise InputError(f"column {col.name!r}: {len(arr)} values given for {self._n_rows} rows")
         col.values = arr
@@ -387,13 +345,13 @@ class Table:
         if not 0 <= at <= len(self._columns):
             raise InputError(f"cannot insert a column at position {at + 1}")
         arr = (np.full(self._n_rows, np.nan) if values is None
-               else _as_float_array(values, name))
+               else as_float_array(values, name))
         if self._columns and len(arr) != self._n_rows:
             raise InputError(f"column {name!r}: {len(arr)} values given for {self._n_rows} rows")
         if not self._columns:
             self._n_rows = len(arr)
             self._mask = np.zeros(self._n_rows, dtype=np.int32)
-        col = _Column(self._unique_name(str(name) or f"col{at + 1}"), arr, unit)
+        col = Column(self._unique_name(str(name) or f"col{at + 1}"), arr, unit)
         self._columns.insert(at, col)
         self._emit("columns_inserted", columns=(at,))
         return col.name
@@ -410,7 +368,7 @@ class Table:
             self._n_rows = 0
             self._mask = np.zeros(0, dtype=np.int32)
         for col in self._columns:
-            if col.formula is not None and removed.name in _formula_names(col.formula):
+            if col.formula is not None and removed.name in formula_names(col.formula):
                 col.formula = None  # its source is gone: keep values, drop the link
         self._emit("columns_removed", columns=(i,))
 
@@ -488,7 +446,7 @@ class Table:
         out: dict[str, str] = {}
         for c in self._columns:
             base = split_unit(c.name)[0]
-            for candidate in (c.name, base, _identifier(base)):
+            for candidate in (c.name, base, identifier(base)):
                 if candidate.isidentifier() and candidate not in out:
                     out[candidate] = c.name
                     break
@@ -496,7 +454,7 @@ class Table:
 
     def evaluate(self, text: str) -> np.ndarray:
         """Evaluate an expression of columns (``"log(y)"``) over all rows."""
-        from lsqfit_app.core.expression import compile_column_expression
+        from lsqfit_app.core.expression_parser import compile_column_expression
 
         ids = self.identifier_names()
         expr = compile_column_expression(text, ids.keys())
@@ -542,7 +500,7 @@ class Table:
         for i, col in enumerate(self._columns):
             if col.formula is None:
                 continue
-            used = {ids.get(n, n) for n in _formula_names(col.formula)}
+            used = {ids.get(n, n) for n in formula_names(col.formula)}
             if used & changed and col.name not in changed:
                 try:
                     col.values = self.evaluate(col.formula)
@@ -562,7 +520,7 @@ class Table:
                     continue
                 self._emit("cells_changed", 0, self._n_rows - 1, (i,))
 
-    # ------------------------------------------------------------------ copies and export
+    # ------------------------------------------------------------------ copies
     def snapshot(self) -> "Table":
         """A deep copy with no listeners, safe to hand to a worker thread."""
         copy = Table()
@@ -586,104 +544,3 @@ class Table:
 
     def __repr__(self) -> str:
         return f"Table({self._n_rows} rows x {len(self._columns)} columns: {', '.join(self.names)})"
-
-    def to_csv(self, path: str | os.PathLike, *, delimiter: str = ",", decimal: str = ".",
-               units: bool = True, masks: bool = False) -> None:
-        """Write the table as CSV (UTF-8): a name row, a unit row when any unit
-        is set and ``units`` is true, then the data; missing values are empty.
-
-        With ``masks`` an extra column ``masked`` holds each row's mask reason.
-        """
-        if decimal == delimiter:
-            raise InputError("the decimal separator cannot be the delimiter")
-
-        def write(fh) -> None:
-            # written through a temporary file: a crash keeps the previous CSV
-            writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
-            header = self.names + (["masked"] if masks else [])
-            writer.writerow(header)
-            if units and any(self.units):
-                writer.writerow(self.units + ([""] if masks else []))
-            cols = []
-            for c in self._columns:
-                if c.text is not None and not c.numeric:
-                    cols.append([str(s) for s in c.text])
-                else:
-                    cols.append(_format_floats(c.values, decimal))
-            if masks:
-                cols.append([self._reasons[m] for m in self._mask])
-            writer.writerows(zip(*cols) if cols else [])
-
-        write_text_stream_atomic(path, write)
-
-    def to_xlsx(self, path: str | os.PathLike, *, sheet: str = "Data", masks: bool = False) -> None:
-        """Write the table as an XLSX workbook (needs openpyxl).
-
-        Row 1 holds names, row 2 units (when any), then numbers; missing values
-        are empty cells.  Written to a temporary file and renamed into place.
-        """
-        try:
-            from openpyxl import Workbook
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise InputError("writing .xlsx needs the openpyxl package") from exc
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(title=sheet[:31] or "Data")
-        ws.append(self.names + (["masked"] if masks else []))
-        if any(self.units):
-            ws.append(self.units + ([""] if masks else []))
-        cols = []
-        for c in self._columns:
-            if c.text is not None and not c.numeric:
-                cols.append([str(s) or None for s in c.text])
-            else:
-                cols.append([None if not math.isfinite(v) else v for v in c.values.tolist()])
-        if masks:
-            cols.append([self._reasons[m] or None for m in self._mask])
-        for row in zip(*cols):
-            ws.append(list(row))
-        write_atomic(path, wb.save)
-
-
-def _identifier(text: str) -> str:
-    """``text`` made into an identifier ("" when nothing is left)."""
-    ident = re.sub(r"\W+", "_", text.strip()).strip("_")
-    return "c" + ident if ident[:1].isdigit() else ident
-
-
-def _formula_names(formula: str) -> set[str]:
-    return set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", formula))
-
-
-def _format_floats(values: np.ndarray, decimal: str) -> list[str]:
-    # repr() gives the shortest text that reads back to the same float.
-    out = ["" if math.isnan(v) else repr(v) for v in values.tolist()]
-    if decimal != ".":
-        out = [s.replace(".", decimal) for s in out]
-    return out
-
-
-def _as_float_array(values, name, copy: bool = True) -> np.ndarray:
-    try:
-        arr = np.array(values, dtype=np.float64, copy=copy) if copy else np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"column {name!r}: values must be numbers ({exc})") from None
-    if arr.ndim != 1:
-        raise InputError(f"column {name!r}: values must be one-dimensional")
-    return arr
-
-
-def _cell_value(value, row: int, name: str) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return math.nan
-        try:
-            return float(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
-        except ValueError:
-            raise InputError(f"row {row + 1}, column {name!r}: {value!r} is not a number") from None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"row {row + 1}, column {name!r}: {value!r} is not a number") from None

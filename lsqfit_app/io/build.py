@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 
+from lsqfit_app.core.spreadsheet import unescape_text_cell
 from lsqfit_app.core.table import Table, split_unit
 from lsqfit_app.io.dialect import MAX_PROBLEMS, CellProblem
 from lsqfit_app.io.layout import NUMBER, TEXT, Layout, Row
@@ -34,8 +35,13 @@ def default_names(ncols: int, *, letters: bool, offset: int = 0) -> list[str]:
 
 
 def build_table(rows: list[Row], layout: Layout, convert: Converter, *, letters: bool,
-                col_offset: int = 0) -> tuple[Table, list[CellProblem], int, np.ndarray]:
+                col_offset: int = 0, escaped: bool = False
+                ) -> tuple[Table, list[CellProblem], int, np.ndarray]:
     """Build the table of ``layout``.
+
+    With ``escaped`` (text files), names, units and text cells lose the
+    quote of the CSV formula escape (:func:`unescape_text_cell`); cell
+    problems quote the cell as the file has it.
 
     Returns
     -------
@@ -49,10 +55,11 @@ def build_table(rows: list[Row], layout: Layout, convert: Converter, *, letters:
     """
     ncols = layout.ncols
     fallback = default_names(ncols, letters=letters, offset=col_offset)
-    names = [n.strip() or fallback[j] for j, n in enumerate(layout.names[:ncols])]
+    plain = unescape_text_cell if escaped else str
+    names = [plain(n.strip()).strip() or fallback[j] for j, n in enumerate(layout.names[:ncols])]
     units = []
     for j, name in enumerate(names):
-        unit = layout.units[j].strip() if j < len(layout.units) else ""
+        unit = plain(layout.units[j].strip()).strip() if j < len(layout.units) else ""
         units.append(unit or split_unit(name)[1])
     data = layout.data
     arrays, numeric, texts = [], [], []
@@ -71,7 +78,7 @@ def build_table(rows: list[Row], layout: Layout, convert: Converter, *, letters:
             for pos in np.flatnonzero(bad).tolist():
                 bad_cells.append((pos, j, rows[data[pos]].number))
         else:
-            texts.append(np.array([_text(c) for c in cells], dtype=str))
+            texts.append(np.array([plain(_text(c)) for c in cells], dtype=str))
     table = Table.from_columns(names, arrays, units, numeric, texts)
     final = table.names  # duplicates were made unique
     bad_cells.sort()

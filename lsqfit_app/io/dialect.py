@@ -21,9 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from lsqfit_app.core.table import Table
 
-#: Names of the dialect fields a user can override (CLI options of DESIGN.md 4.1).
-OVERRIDABLE = ("encoding", "delimiter", "decimal", "thousands", "header_rows", "skip_rows", "sheet")
-
 #: Display names of delimiters.
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", " ": "whitespace", "|": "pipe"}
 

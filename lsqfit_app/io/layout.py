@@ -99,12 +99,7 @@ class Layout:
     units: list[str]
     ncols: int
     skipped: list[int] = field(default_factory=list)
-    names_from_key: bool = False
     score: int = 0
-
-    @property
-    def first(self) -> int:
-        return self.data[0] if self.data else -1
 
     @property
     def last(self) -> int:
@@ -216,7 +211,6 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
     first = data[0]
 
     # -- downwards
-    header_probe = None  # filled after header detection; compare repeated headers then
     i = stop + 1
     n = len(rows)
     seen_blank = False
@@ -256,7 +250,7 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
     ncols = max(rows[k].width for k in data)
 
     # -- header
-    header, names, units, from_key = _find_header(rows, first, ncols, header_rows, count)
+    header, names, units = _find_header(rows, first, ncols, header_rows, count)
     if names:
         ncols = max(ncols, len(names))
         names += [""] * (ncols - len(names))
@@ -273,7 +267,7 @@ def find_layout(rows: list[Row], *, header_rows: int | None = None,
         names = [""] * ncols
         units = [""] * ncols
     return Layout(data=data, header=header, names=names, units=units, ncols=ncols,
-                  skipped=sorted(set(skipped)), names_from_key=from_key,
+                  skipped=sorted(set(skipped)),
                   score=sum(rows[k].n_num for k in data))
 
 
@@ -354,7 +348,7 @@ def _loose_fit(row: Row, ncols: int) -> list[str] | None:
 
 
 def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | None,
-                 count: int = -2) -> tuple[list[int], list[str], list[str], bool]:
+                 count: int = -2) -> tuple[list[int], list[str], list[str]]:
     window: list[int] = []
     i = first - 1
     while i >= 0 and len(window) < HEADER_WINDOW:
@@ -362,7 +356,7 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
             window.append(i)
         i -= 1
     if header_rows == 0:
-        return [], [], [], False
+        return [], [], []
     plain = [k for k in window if not rows[k].comment]
 
     anchor = None
@@ -389,7 +383,7 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
             if rows[k].width:
                 break
     if anchor is None:
-        return [], [], [], False
+        return [], [], []
 
     run = [anchor]
     k = anchor - 1
@@ -422,4 +416,4 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
             run = run[1:]  # a sparse group/title row above the names
     elif len(run) == 3:
         names = top[:span]
-    return run, names, units, from_key
+    return run, names, units

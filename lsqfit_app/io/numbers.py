@@ -19,17 +19,11 @@ from functools import lru_cache
 
 import numpy as np
 
-#: Thousands separators we recognise (the last two are no-break spaces).
-THOUSANDS_CHARS = (",", ".", " ", "'", "\u00a0", "\u202f")
-
 _SPECIAL = {
     "nan": math.nan, "+nan": math.nan, "-nan": math.nan,
     "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
     "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
 }
-
-#: Marker returned by :func:`parse_number` for text that is not a number.
-NOT_A_NUMBER = None
 
 _NEUTRAL = re.compile(
     r"(?:[*?.\-\u2013\u2014/#]+"                       # ***, -, --, ?, ...
@@ -89,12 +83,6 @@ def _matched_to_float(s: str, decimal: str, thousands: str | None) -> float:
     if decimal != ".":
         s = s.replace(decimal, ".")
     return float(s)
-
-
-def is_number(text: str, decimal: str = ".", thousands: str | None = None) -> bool:
-    """True when ``text`` (non-empty) spells a number (``nan``/``inf`` included)."""
-    s = text.strip()
-    return bool(s) and parse_number(s, decimal, thousands) is not None
 
 
 def convert_column(cells: list, decimal: str = ".", thousands: str | None = None

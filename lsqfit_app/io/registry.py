@@ -21,6 +21,8 @@ from typing import Callable
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.io import text as _text
 from lsqfit_app.io import workbook as _workbook
+from lsqfit_app.io.book import SUFFIXES as WORKBOOK_SUFFIXES, is_workbook
+from lsqfit_app.io.decoding import check_encoding, check_text, sniff_binary
 from lsqfit_app.io.dialect import ReadResult
 
 ReadFunction = Callable[..., ReadResult]
@@ -112,10 +114,10 @@ def _read_workbook_file(path, *, delimiter=None, decimal=None, thousands=None, h
 
 
 def _looks_textual(head: bytes) -> bool:
-    return not _workbook.is_workbook(head) and _text.sniff_binary(head[:64]) is None
+    return not is_workbook(head) and sniff_binary(head[:64]) is None
 
 
-register_reader(Reader("workbook", "Workbooks", _workbook.SUFFIXES, _workbook.is_workbook,
+register_reader(Reader("workbook", "Workbooks", WORKBOOK_SUFFIXES, is_workbook,
                        _read_workbook_file))
 register_reader(Reader("text", "Text tables", (".csv", ".tsv", ".txt", ".dat", ".prn", ".tab",
                                                ".asc", ".xy", ".mpt"),
@@ -170,7 +172,7 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None,
     _check_options(source, delimiter=delimiter, decimal=decimal, thousands=thousands,
                    header_rows=header_rows, skip_rows=skip_rows)
     if encoding is not None:
-        _text.check_encoding(encoding, "--encoding")
+        check_encoding(encoding, "--encoding")
     try:
         with open(source, "rb") as fh:
             head = fh.read(4096)
@@ -185,11 +187,11 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None,
             f"in the window with 'lsqfit-app {source}', or give a data file (csv, xlsx, ...)")
     reader = find_reader(source, head)
     if reader.name == "text":
-        what = _text.sniff_binary(head[:64])
+        what = sniff_binary(head[:64])
         if what and encoding is None:
             raise InputError(f"{source}: this is {what}, not a data table")
     suffix = os.path.splitext(source)[1].lower()
-    if reader.name == "text" and suffix in _workbook.SUFFIXES and _binary_head(head):
+    if reader.name == "text" and suffix in WORKBOOK_SUFFIXES and _binary_head(head):
         raise InputError(f"{source}: not a valid {suffix} workbook "
                          "(neither a zip archive nor an Excel 97-2003 file)")
     try:
@@ -226,7 +228,7 @@ def check_regular_file(source: str, what: str) -> os.stat_result:
 
 def _binary_head(head: bytes) -> bool:
     try:
-        _text.check_text(head.decode("latin-1"), "")
+        check_text(head.decode("latin-1"), "")
     except InputError:
         return True
     return False

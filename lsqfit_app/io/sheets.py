@@ -14,7 +14,8 @@ that).  So every sheet is measured from the file itself first:
   cells (``table:number-rows-repeated``) the way calamine expands them.
 * **xls**: the BIFF cell records of each sheet are scanned inside the OLE2
   container (:mod:`lsqfit_app.io.ole`).
-* **xlsb**: the binary row and cell records are scanned.
+* **xlsb**: the binary row and cell records are scanned
+  (:mod:`lsqfit_app.io.xlsb`).
 
 A sheet whose grid would hold more than :func:`dense_budget` cells is not
 given to calamine: an xlsx one is read by :func:`read_xlsx_cells`, an
@@ -30,13 +31,13 @@ from __future__ import annotations
 import datetime as _dt
 import posixpath
 import re
-import struct
 import zipfile
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Callable, Iterator
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.core.spreadsheet import XLSX_MAX_COLS, XLSX_MAX_ROWS
 
 #: A dense grid always allowed, whatever the cell count (cells).
 DENSE_MIN = 2_000_000
@@ -48,7 +49,6 @@ DENSE_MAX = 40_000_000
 #: Inflated XML is scanned in pieces of this size.
 CHUNK = 16 * 1024 * 1024
 
-XLSX_MAX_ROWS, XLSX_MAX_COLS = 1_048_576, 16_384
 
 
 def dense_budget(n_cells: int) -> int:
@@ -146,8 +146,9 @@ def parse_member(zf: zipfile.ZipFile, member: str, parser) -> None:
         raise ValueError(f"{member}: {exc}") from None
 
 
-def _parse_small(zf: zipfile.ZipFile, member: str, start: Callable, end: Callable | None = None,
+def parse_small(zf: zipfile.ZipFile, member: str, start: Callable, end: Callable | None = None,
                  text: Callable | None = None) -> None:
+    """Parse a small member (workbook, rels, styles) with the given expat handlers."""
     p = xml_parser()
     p.StartElementHandler = start
     if end is not None:
@@ -157,8 +158,26 @@ def _parse_small(zf: zipfile.ZipFile, member: str, start: Callable, end: Callabl
     parse_member(zf, member, p)
 
 
-# ---------------------------------------------------------------------- xlsx: where sheets are
+# ---------------------------------------------------------------------- where sheets are
 _REL_NS = "relationships}id"
+
+
+def part_targets(zf: zipfile.ZipFile, rels: str) -> dict[str, str]:
+    """Relationship id -> zip member, from a workbook's rels part (xlsx and xlsb).
+
+    Targets are relative to ``xl/`` unless they start with ``/``.
+    """
+    targets: dict[str, str] = {}
+
+    def rel_start(name, attrs):
+        if _local(name) == "Relationship" and "Id" in attrs and "Target" in attrs:
+            target = attrs["Target"]
+            path = target[1:] if target.startswith("/") else posixpath.join("xl", target)
+            targets[attrs["Id"]] = posixpath.normpath(path)
+
+    if rels in zf.NameToInfo:
+        parse_small(zf, rels, rel_start)
+    return targets
 
 
 def xlsx_sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -171,23 +190,9 @@ def xlsx_sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
             if "name" in attrs and rid:
                 sheets.append((attrs["name"], rid))
 
-    targets: dict[str, str] = {}
-
-    def rel_start(name, attrs):
-        if _local(name) == "Relationship" and "Id" in attrs and "Target" in attrs:
-            targets[attrs["Id"]] = attrs["Target"]
-
-    _parse_small(zf, "xl/workbook.xml", wb_start)
-    if "xl/_rels/workbook.xml.rels" in zf.NameToInfo:
-        _parse_small(zf, "xl/_rels/workbook.xml.rels", rel_start)
-    out = {}
-    for sheet, rid in sheets:
-        target = targets.get(rid)
-        if target is None:
-            continue
-        path = target[1:] if target.startswith("/") else posixpath.join("xl", target)
-        out[sheet] = posixpath.normpath(path)
-    return out
+    parse_small(zf, "xl/workbook.xml", wb_start)
+    targets = part_targets(zf, "xl/_rels/workbook.xml.rels")
+    return {sheet: targets[rid] for sheet, rid in sheets if rid in targets}
 
 
 # ---------------------------------------------------------------------- xlsx: extent
@@ -295,7 +300,7 @@ def _styles(zf: zipfile.ZipFile) -> list[str | None]:
         if _local(name) in ("cellXfs", "cellStyleXfs") and where:
             where.pop()
 
-    _parse_small(zf, "xl/styles.xml", start, end)
+    parse_small(zf, "xl/styles.xml", start, end)
     kinds = []
     for fid in xf_ids:
         if fid in formats:
@@ -338,7 +343,7 @@ def _shared_strings(zf: zipfile.ZipFile) -> list[str]:
         if state["t"]:
             parts.append(data)
 
-    _parse_small(zf, name, start, end, text)
+    parse_small(zf, name, start, end, text)
     return out
 
 
@@ -530,7 +535,7 @@ def ods_extents(zf: zipfile.ZipFile) -> dict[str, Extent]:
         elif st["depth"] == 1 and name == _TABLE_NS + "table-row":
             st["row"] += st["rrep"]
 
-    _parse_small(zf, "content.xml", start, end)
+    parse_small(zf, "content.xml", start, end)
     return out
 
 
@@ -542,45 +547,3 @@ def _repeat(text: str | None) -> int:
     except ValueError:
         return 1
     return min(max(n, 1), 1 << 31)
-
-
-# ---------------------------------------------------------------------- xlsb: extent
-_XLSB_ROW, _XLSB_CELLS = 0, range(1, 14)
-
-
-def xlsb_extent(data: bytes) -> Extent:
-    """The box of the row and cell records of one binary (xlsb) sheet part."""
-    n = len(data)
-    pos = 0
-    row = -1
-    count = 0
-    lo_r = lo_c = 1 << 40
-    hi_r = hi_c = -1
-    while pos < n:
-        rtype, pos = _varint(data, pos, 2)
-        size, pos = _varint(data, pos, 4)
-        if rtype == _XLSB_ROW and size >= 4:
-            row = struct.unpack_from("<I", data, pos)[0]
-        elif rtype in _XLSB_CELLS and size >= 4 and rtype != 1:  # 1: a blank cell
-            col = struct.unpack_from("<I", data, pos)[0]
-            count += 1
-            lo_r, hi_r = min(lo_r, row), max(hi_r, row)
-            lo_c, hi_c = min(lo_c, col), max(hi_c, col)
-        pos += size
-    if hi_r < 0:
-        return Extent(count)
-    return Extent(count, lo_r, hi_r, lo_c, hi_c)
-
-
-def _varint(data: bytes, pos: int, most: int) -> tuple[int, int]:
-    value = shift = 0
-    for _ in range(most):
-        if pos >= len(data):
-            raise ValueError("a record runs past the end of the sheet")
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
-    return value, pos

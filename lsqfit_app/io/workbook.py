@@ -1,6 +1,6 @@
-"""Workbooks (.xlsx .xlsm .xls .ods) through python-calamine.
+"""Workbooks (.xlsx .xlsm .xlsb .xls .ods) through python-calamine: the table of one sheet.
 
-python-calamine (Rust) reads all four formats, gives cached formula values and
+python-calamine (Rust) reads all these formats, gives cached formula values and
 is about 11x faster than openpyxl on a 100,000-row sheet.  Cells arrive as
 float, int, str, bool, date/datetime/time/timedelta or ``""``; dates become
 spreadsheet serial numbers (days since 1899-12-30) so they can be fitted.
@@ -11,12 +11,8 @@ stored as text do not count here: report sheets are full of them).  The table
 is located like in text files (:mod:`lsqfit_app.io.layout`), so title blocks,
 two-row headers and repeated page headers work the same.
 
-Zip-based formats (.xlsx, .xlsm, .ods) are checked before calamine sees them:
-a file that is not a zip, a broken zip, or one whose members would inflate to
-more than :data:`MAX_UNCOMPRESSED` bytes or by more than :data:`MAX_RATIO`
-(a decompression bomb) is refused, so memory stays bounded.
-
-Every sheet is measured from the file before calamine reads it
+The file is checked and opened by :mod:`lsqfit_app.io.book` (zip bombs,
+broken files), and a sheet is measured from the file before calamine reads it
 (:mod:`lsqfit_app.io.sheets`): calamine builds one dense grid from the first to
 the last cell, so a lone cell at XFD1048576 would ask for 17 billion cells and
 abort the process.  A sheet whose grid would be far bigger than its cells is
@@ -28,220 +24,25 @@ import datetime as _dt
 import itertools
 import os
 import zipfile
-from struct import error as struct_error
-from typing import Callable
-
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.io import sheets as _sheets
 from lsqfit_app.core.table import Table, split_unit
-from lsqfit_app.io.build import build_table, default_names
+from lsqfit_app.io import sheets as _sheets
+from lsqfit_app.io.book import Book, open_book, short_error
+from lsqfit_app.io.build import build_table, column_letter, default_names
 from lsqfit_app.io.dialect import MAX_PROBLEMS, CellProblem, Dialect, ReadResult
 from lsqfit_app.io.layout import EMPTY, NEUTRAL, NUMBER, TEXT, Row, find_layout
 from lsqfit_app.io.numbers import is_neutral, parse_number
-
-#: Largest total uncompressed size of a zip-based workbook.
-MAX_UNCOMPRESSED = 1_000_000_000
-#: Largest compression ratio of a big member (real sheets compress ~10-30x).
-MAX_RATIO = 200
-#: Members smaller than this are never considered bombs.
-RATIO_MIN_BYTES = 20_000_000
 
 #: Sheets with more rows than this are located from their first and last rows.
 FULL_SCAN_ROWS = 5_000
 #: Rows classified at each end of a big sheet.
 EDGE_ROWS = 1_000
 
-SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".xlsb")
 _EPOCH = _dt.datetime(1899, 12, 30)
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-
-def is_workbook(head: bytes) -> bool:
-    """True when the first bytes are a zip or an OLE2 compound file."""
-    return head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC)
-
-
-def check_zip(path: str) -> None:
-    """Refuse a broken zip or a decompression bomb before anything inflates it."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a valid workbook (broken zip archive: {exc})") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{path}: not a valid workbook ({exc})") from None
-    total = 0
-    for info in infos:
-        total += info.file_size
-        if (info.file_size > RATIO_MIN_BYTES
-                and info.file_size > MAX_RATIO * max(1, info.compress_size)):
-            raise InputError(
-                f"{path}: refused: member {info.filename!r} would inflate from "
-                f"{info.compress_size} to {info.file_size} bytes (a decompression bomb?)")
-    if total > MAX_UNCOMPRESSED:
-        raise InputError(f"{path}: refused: the workbook would inflate to {total} bytes, "
-                         f"more than the limit of {MAX_UNCOMPRESSED}")
-
-
-class _Book:
-    """A calamine workbook with the sizes of its sheets, measured from the file."""
-
-    def __init__(self, path: str, wb, zipped: bool):
-        self.path = path
-        self.wb = wb
-        self.zipped = zipped
-        self.kind: str | None = None
-        self._extents: dict[str, _sheets.Extent] | None = None
-        self._members: dict[str, str] = {}
-
-    @property
-    def sheet_names(self):
-        return self.wb.sheet_names
-
-    @property
-    def sheets_metadata(self):
-        return self.wb.sheets_metadata
-
-    def _measure(self) -> dict[str, _sheets.Extent]:
-        if self._extents is not None:
-            return self._extents
-        from lsqfit_app.io import ole
-
-        extents: dict[str, _sheets.Extent] = {}
-        if self.zipped:
-            with zipfile.ZipFile(self.path) as zf:
-                names = zf.NameToInfo
-                if "xl/workbook.xml" in names:
-                    self.kind = "xlsx"
-                    self._members = _sheets.xlsx_sheet_members(zf)
-                    for sheet, member in self._members.items():
-                        if member in names:
-                            extents[sheet] = _sheets.xlsx_extent(zf, member)
-                elif "content.xml" in names:
-                    self.kind = "ods"
-                    extents = _sheets.ods_extents(zf)
-                elif "xl/workbook.bin" in names:
-                    self.kind = "xlsb"
-                    members = _xlsb_members(zf)
-                    for sheet, member in members.items():
-                        if member in names:
-                            extents[sheet] = _sheets.xlsb_extent(zf.read(member))
-        else:
-            self.kind = "xls"
-            with open(self.path, "rb") as fh:
-                extents = ole.xls_extents(fh.read())
-        self._extents = extents
-        return extents
-
-    def measure(self) -> None:
-        """Measure every sheet; InputError when the file's structure is broken."""
-        try:
-            self._measure()
-        except (ValueError, KeyError, IndexError, struct_error, zipfile.BadZipFile, EOFError,
-                RecursionError, OSError) as exc:
-            raise InputError(f"{self.path}: cannot read the workbook ({_short(exc)})") from None
-
-    @property
-    def extents(self) -> dict[str, _sheets.Extent]:
-        self.measure()
-        return self._extents
-
-    def extent(self, name: str) -> _sheets.Extent:
-        """The size of sheet ``name``; InputError when the file does not say."""
-        extents = self.extents
-        if name not in extents:
-            raise InputError(f"{self.path}: cannot find the cells of sheet {name!r} "
-                             "in the file, so its size cannot be checked")
-        return extents[name]
-
-    def sparse_cells(self, name: str) -> dict[int, dict[int, object]]:
-        with zipfile.ZipFile(self.path) as zf:
-            return _sheets.read_xlsx_cells(zf, self._members[name])
-
-
-def _xlsb_members(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> member of an xlsb: workbook.bin's BrtBundleSh records and the rels."""
-    import posixpath
-    import struct
-
-    data = zf.read("xl/workbook.bin")
-    targets: dict[str, str] = {}
-
-    def rel_start(name, attrs):
-        if name.rpartition("}")[2] == "Relationship" and "Id" in attrs and "Target" in attrs:
-            targets[attrs["Id"]] = attrs["Target"]
-
-    if "xl/_rels/workbook.bin.rels" in zf.NameToInfo:
-        _sheets._parse_small(zf, "xl/_rels/workbook.bin.rels", rel_start)
-    out: dict[str, str] = {}
-    pos = 0
-    while pos < len(data):
-        rtype, pos = _sheets._varint(data, pos, 2)
-        size, pos = _sheets._varint(data, pos, 4)
-        if rtype == 156 and size >= 12:  # BrtBundleSh: state, id, rel id, name
-            body = data[pos:pos + size]
-            off = 8
-            n = struct.unpack_from("<I", body, off)[0]
-            rid = body[off + 4:off + 4 + 2 * n].decode("utf-16-le", "replace")
-            off += 4 + 2 * n
-            n = struct.unpack_from("<I", body, off)[0] if off + 4 <= len(body) else 0
-            name = body[off + 4:off + 4 + 2 * n].decode("utf-16-le", "replace")
-            target = targets.get(rid)
-            if target:
-                path = target[1:] if target.startswith("/") else posixpath.join("xl", target)
-                out[name] = posixpath.normpath(path)
-        pos += size
-    return out
-
-
-def _open(path: str) -> _Book:
-    import python_calamine as pc
-
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if head.startswith(_ZIP_MAGIC):
-        check_zip(path)
-    elif not head.startswith(_OLE_MAGIC):
-        suffix = os.path.splitext(path)[1].lower()
-        raise InputError(f"{path}: not a valid {suffix or 'workbook'} file "
-                         "(neither a zip archive nor an Excel 97-2003 file)")
-    book = _Book(path, None, head.startswith(_ZIP_MAGIC))
-    book.measure()
-    if book.kind in ("xls", "ods"):
-        # calamine reads every sheet of these when it opens the file
-        for name, extent in book.extents.items():
-            if not extent.dense_ok():
-                raise _sheets.too_sparse(path, name, extent)
-    try:
-        book.wb = pc.CalamineWorkbook.from_path(path)
-    except Exception as exc:  # calamine raises its own types and plain ones
-        raise InputError(f"{path}: cannot read the workbook ({_short(exc)})") from None
-    return book
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
-
-
-def sheet_names(path: str | os.PathLike) -> list[str]:
-    """The worksheet names of a workbook (chart sheets left out)."""
-    wb = _open(os.fspath(path))
-    return _worksheets(wb)
-
-
-def _worksheets(wb) -> list[str]:
-    names = []
-    for meta in wb.sheets_metadata:
-        if "Chart" in str(getattr(meta, "typ", "")):
-            continue
-        names.append(meta.name)
-    return names
 
 
 # ---------------------------------------------------------------------- cells
@@ -354,21 +155,21 @@ def read_workbook(path: str | os.PathLike, *, sheet: str | int | None = None,
         Called with fractions in [0, 1].
     """
     source = os.fspath(path)
-    wb = _open(source)
-    names = _worksheets(wb) or list(wb.sheet_names)
+    book = open_book(source)
+    names = book.worksheets()
     if progress:
         progress(0.05)
     detected = []
     if sheet is not None:
         name = _resolve_sheet(source, names, sheet)
-        grid = _load(wb, source, name)
+        grid = _load(book, source, name)
     else:
         detected.append("sheet")
         name, grid = None, _Grid([], 0, 0)
         refused: list[InputError] = []
         for candidate in names:
             try:
-                cand = _load(wb, source, candidate)
+                cand = _load(book, source, candidate)
             except InputError as exc:
                 refused.append(exc)  # a later sheet may still hold the table
                 continue
@@ -442,7 +243,7 @@ def _resolve_sheet(source: str, names: list[str], sheet: str | int) -> str:
                      f"sheet{'s' if len(names) != 1 else ''}: {', '.join(names)}")
 
 
-def _load(book: _Book, source: str, name: str) -> _Grid:
+def _load(book: Book, source: str, name: str) -> _Grid:
     """The cells of one sheet: calamine's grid when its size is sane, else sparse."""
     extent = book.extent(name)
     if extent.n_cells == 0 and extent.exact:
@@ -453,14 +254,14 @@ def _load(book: _Book, source: str, name: str) -> _Grid:
         try:
             cells = book.sparse_cells(name)
         except (ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-            raise InputError(f"{source}: cannot read sheet {name!r} ({_short(exc)})") from None
+            raise InputError(f"{source}: cannot read sheet {name!r} ({short_error(exc)})") from None
         return _sparse_grid(cells)
     try:
         sh = book.wb.get_sheet_by_name(name)
         raw = sh.to_python()
         start = sh.start
     except Exception as exc:
-        raise InputError(f"{source}: cannot read sheet {name!r} ({_short(exc)})") from None
+        raise InputError(f"{source}: cannot read sheet {name!r} ({short_error(exc)})") from None
     row0, col0 = (start if start else (0, 0))
     return _Grid(raw, row0, col0)
 
@@ -511,7 +312,6 @@ def _sparse_grid(cells: dict[int, dict[int, object]]) -> _Grid:
         prev = r
     notes = ()
     if dropped:
-        from lsqfit_app.io.build import column_letter
         notes = (f"{dropped} cell{'s' if dropped != 1 else ''} right of column "
                  f"{column_letter(col0 + limit - 1)} were not read (the sheet is too sparse "
                  "to hold as a grid)",)

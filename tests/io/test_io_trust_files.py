@@ -382,7 +382,9 @@ def test_orphan_of_a_dead_writer_is_removed_on_the_next_save(tmp_path, writer):
     elif writer == "report":
         write_text_atomic(target, "<html></html>")
     else:
-        t.to_csv(target)
+        from lsqfit_app.io.writers import write_csv
+
+        write_csv(t, target)
         assert read_table(target).table.n_rows == 6
     assert not orphan.exists()
     assert live.exists() and other.exists()

@@ -12,7 +12,7 @@ from lsqfit_app.core.errors import InputError
 from lsqfit_app.io import file_filters, find_reader, read_table, read_text
 from lsqfit_app.io import text as text_reader
 from lsqfit_app.io.numbers import parse_number
-from lsqfit_app.io.text import line_ending, sniff_encoding
+from lsqfit_app.io.decoding import line_ending, sniff_encoding
 
 
 @pytest.mark.parametrize("text, delimiter, decimal, thousands", [
