@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 
-from lsqfit_app.core.errors import InputError
 from lsqfit_app.report.files import checked_suffix
 from lsqfit_app.report.context import MaskedRow, ReportContext
 from lsqfit_app.report.exports import copy_results_tsv, export_fit

@@ -276,9 +276,10 @@ def fit_rows(result, problem) -> list[tuple[str, str]]:
                  "poisson": "Poisson, σ = √max(y, 1) (absolute)",
                  "relative": "relative, σ ∝ |y| (scaled)"}.get(result.weighting, result.weighting)
     rows.append(("weights", weighting))
-    settings = result.extra.get("options") if isinstance(result.extra, dict) else None
-    if settings:
-        rows.append(("settings", str(settings)))
+    options = result.options
+    limit = options.max_iterations if options.max_iterations is not None else "default"
+    rows.append(("settings", f"ftol {fmt_g(options.ftol)}, xtol {fmt_g(options.xtol)}, "
+                             f"gtol {fmt_g(options.gtol)}, max_iterations {limit}"))
     rows += [("status", result.status.value), ("message", result.message),
              ("iterations", str(result.iterations)), ("evaluations", str(result.evaluations)),
              ("time", f"{result.elapsed:.3g} s")]
@@ -286,7 +287,8 @@ def fit_rows(result, problem) -> list[tuple[str, str]]:
 
 
 def comparison_table(results) -> TableData:
-    """One row per result, ranked by AICc when the data are the same."""
+    """One row per result (each once, in the order given), with ΔAICc to the best."""
+    results = list({id(r): r for r in results}.values())
     rows = []
     best = min((r.statistics.aicc for r in results if _finite(r.statistics.aicc)), default=None)
     for r in results:

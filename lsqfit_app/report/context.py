@@ -12,22 +12,9 @@ import datetime as _dt
 import hashlib
 import os
 import platform
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
-
-
-#: characters no output can show or hold: C0 controls but tab, newline and
-#: carriage return (illegal in XML, so in XLSX, SVG and HTML), DEL and the C1
-#: controls, and lone surrogates (undecodable file names) that UTF-8 cannot
-#: encode
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def clean_text(text) -> str:
-    """Text from a file or a user that every output can hold: the rest becomes U+FFFD."""
-    return _UNSHOWABLE.sub("\ufffd", str(text))
 
 
 def file_sha256(path) -> str | None:

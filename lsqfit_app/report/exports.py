@@ -22,35 +22,9 @@ import math
 import numpy as np
 
 from lsqfit_app.core.errors import InputError
-from lsqfit_app.report.context import clean_text
+from lsqfit_app.core.spreadsheet import XLSX_MAX_ROWS, clean_text, formula_risk, text_cell
 
 EXPORT_SUFFIXES = (".csv", ".xlsx")
-#: rows of a worksheet (Excel's limit; a bigger sheet is an invalid file)
-XLSX_MAX_ROWS = 1_048_576
-
-
-#: characters that make a spreadsheet read a cell as a formula (OWASP CSV
-#: injection: = + - @, tab and carriage return), and their full-width forms
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-
-
-def formula_risk(text: str) -> bool:
-    """Would a spreadsheet take this text cell for a formula?
-
-    Leading blanks are skipped: some spreadsheets trim them before looking.
-    """
-    return text.lstrip(" \n").startswith(FORMULA_TRIGGERS)   # (no trigger is a blank)
-
-
-def text_cell(text) -> str:
-    """A text cell for CSV or TSV: cleaned, and a formula-looking text prefixed with '.
-
-    The single quote is OWASP's advice against CSV injection: spreadsheets
-    show the text instead of evaluating it.  Numbers never come here (they
-    stay numbers, negative ones included).
-    """
-    text = clean_text(text)
-    return "'" + text if formula_risk(text) else text
 
 
 def _column_title(problem, name: str, first: bool) -> str:

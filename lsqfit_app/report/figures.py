@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.core.memory import release_heap
 from lsqfit_app.report.files import checked_suffix
 from lsqfit_app.report.mathtext import label_text
 
@@ -111,7 +113,12 @@ DENSITY_BINS = (400, 160)
 
 
 #: rows handled at a time when reducing big data (bounds the temporary arrays)
-BLOCK = 1 << 18
+BLOCK = 1 << 16
+#: above this many points error bars are left out (they would hide the data)
+ERRORBARS_MAX = 2000
+#: a Q-Q plot of many points shows every point of both tails and evenly spaced ranks between
+QQ_TAILS = 200
+QQ_MIDDLE = 1600
 
 
 def column_extremes(x, y, columns: int = COLUMNS) -> np.ndarray:
@@ -180,6 +187,19 @@ def _density(x, y, finite, bounds) -> np.ndarray:
     return counts
 
 
+def _density_rgba(counts: np.ndarray, color) -> np.ndarray:
+    """8-bit RGBA of a count grid: light grey to ``color`` on a log scale, empty cells clear."""
+    from matplotlib.colors import to_rgba
+
+    top = max(2.0, float(counts.max()))
+    with np.errstate(divide="ignore"):
+        level = np.clip(np.log(counts) / math.log(top), 0.0, 1.0)
+    low, high = np.array(to_rgba("#d9d9d9")), np.array(to_rgba(color))
+    rgba = low + level[..., None] * (high - low)
+    rgba[counts == 0] = 0.0
+    return np.round(rgba * 255.0).astype(np.uint8)
+
+
 def _draw_points(ax, x, y, *, marker="o", color=DATA, label=None, zorder=3, **style) -> None:
     """A scatter of any size, drawn from a faithful reduction when it is big.
 
@@ -206,12 +226,12 @@ def _draw_points(ax, x, y, *, marker="o", color=DATA, label=None, zorder=3, **st
         y0, y1 = y0 - 0.5, y1 + 0.5
     counts = _density(x, y, finite, (x0, x1, y0, y1))
     del finite
-    from matplotlib.colors import LinearSegmentedColormap, LogNorm
-
-    cmap = LinearSegmentedColormap.from_list("density", ["#d9d9d9", color])
-    ax.imshow(np.ma.masked_equal(counts.T, 0), origin="lower", extent=(x0, x1, y0, y1),
-              aspect="auto", interpolation="nearest", cmap=cmap,
-              norm=LogNorm(vmin=1, vmax=max(2.0, float(counts.max()))), zorder=zorder - 1)
+    # colours made here from the small grid, as 8-bit RGBA resampled in RGBA:
+    # given counts, matplotlib resamples them as float64 at the output size
+    # (~20 MB for one figure at 150 dpi) before colouring
+    ax.imshow(_density_rgba(counts.T, color), origin="lower", extent=(x0, x1, y0, y1),
+              aspect="auto", interpolation="nearest", interpolation_stage="rgba",
+              zorder=zorder - 1)
     keep = column_extremes(x, y)
     ax.plot(x[keep], y[keep], marker, color=color, label=label, zorder=zorder, ls="none",
             ms=1.8 if marker == "o" else 3.5, **hollow)
@@ -235,7 +255,7 @@ def _draw_data(ax, problem, result, *, errorbars: bool = True) -> None:
     masked = np.asarray(problem.excluded, dtype=bool)
     n_used = int(used.sum())
     style = _markers(n_used)
-    if errorbars and problem.weighting == "sigma" and n_used <= 2000:
+    if errorbars and problem.weighting == "sigma" and n_used <= ERRORBARS_MAX:
         ax.errorbar(x[used], y[used], yerr=problem.sigma[used], fmt="o", color=DATA,
                     ecolor="#777777", elinewidth=0.7, capsize=0, mfc="white", mew=0.9,
                     label="data (±σ)", zorder=3, **style)
@@ -338,7 +358,7 @@ def draw_residuals(ax, result, problem) -> None:
     r = result.residuals
     style = _markers(int(used.sum()))
     ax.axhline(0.0, color=FIT, lw=1.0, zorder=2)
-    if problem.weighting == "sigma" and used.sum() <= 2000:
+    if problem.weighting == "sigma" and used.sum() <= ERRORBARS_MAX:
         ax.errorbar(x[used], r[used], yerr=problem.sigma[used], fmt="o", color=DATA,
                     ecolor="#777777", elinewidth=0.7, mfc="white", mew=0.9, zorder=3, **style)
     else:
@@ -352,23 +372,27 @@ def draw_residuals(ax, result, problem) -> None:
 
 def draw_distribution(ax_hist, ax_qq, result) -> None:
     """Histogram of standardized residuals with N(0, 1), and a normal Q-Q plot."""
-    from scipy import stats
-
-    z = np.asarray(result.standardized_residuals, dtype=float)[np.asarray(result.used, bool)]
-    z = z[np.isfinite(z)]
+    z = np.asarray(result.standardized_residuals, dtype=float)
+    # one copy of the fitted, finite residuals, sorted in place for the Q-Q plot
+    z = z[np.asarray(result.used, bool) & np.isfinite(z)]
     if z.size < 3:
         for ax in (ax_hist, ax_qq):
             ax.text(0.5, 0.5, "too few residuals", ha="center", va="center",
                     transform=ax.transAxes)
         return
+    z.sort()
     bins = int(np.clip(np.sqrt(z.size) * 1.5, 6, 40))
-    ax_hist.hist(z, bins=bins, density=True, color=BAND, edgecolor="white", lw=0.5)
-    grid = np.linspace(min(z.min(), -3.5), max(z.max(), 3.5), 200)
-    ax_hist.plot(grid, stats.norm.pdf(grid), color=FIT, lw=1.3, label="N(0, 1)")
+    counts, edges = np.histogram(z, bins=bins)
+    widths = np.diff(edges)
+    ax_hist.bar(edges[:-1], counts / (z.size * widths), width=widths, align="edge",
+                color=BAND, edgecolor="white", lw=0.5)
+    grid = np.linspace(min(z[0], -3.5), max(z[-1], 3.5), 200)
+    normal_pdf = np.exp(-0.5 * grid * grid) / math.sqrt(2.0 * math.pi)
+    ax_hist.plot(grid, normal_pdf, color=FIT, lw=1.3, label="N(0, 1)")
     ax_hist.set_xlabel("standardized residual")
     ax_hist.set_ylabel("density")
     ax_hist.legend(loc="upper right")
-    osm, osr = qq_points(z)
+    osm, osr = qq_points(z, presorted=True)
     ax_qq.plot(osm, osr, "o", color=DATA, mfc="white", ms=3.5 if z.size <= REDUCE_ABOVE else 2.0,
                mew=0.8)
     ends = np.array([osm.min(), osm.max()])
@@ -378,18 +402,23 @@ def draw_distribution(ax_hist, ax_qq, result) -> None:
     ax_qq.legend(loc="upper left")
 
 
-def qq_points(z, tails: int = 200, middle: int = 1600) -> tuple[np.ndarray, np.ndarray]:
+def qq_points(z, tails: int = QQ_TAILS, middle: int = QQ_MIDDLE,
+              presorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(normal quantiles, sorted values) of a normal Q-Q plot, at most ~2*tails+middle points.
 
     The theoretical quantiles are the normal quantiles of Filliben's order
     statistic medians, as :func:`scipy.stats.probplot` uses.  Small samples
     give every point; big ones every point of both tails (where outliers
     are) and evenly spaced ranks in between, which a figure cannot tell
-    from all of them.
+    from all of them.  ``presorted``: z is sorted already (no sorted copy is made).
+    (scipy.special.ndtri is the normal quantile: scipy.stats
+    would cost ~45 MB and a second to import for the same numbers.)
     """
-    from scipy import stats
+    from scipy.special import ndtri
 
-    z = np.sort(np.asarray(z, dtype=float))
+    z = np.asarray(z, dtype=float)
+    if not presorted:
+        z = np.sort(z)
     n = z.size
     if n <= 2 * tails + middle:
         ranks = np.arange(n)
@@ -400,7 +429,7 @@ def qq_points(z, tails: int = 200, middle: int = 1600) -> tuple[np.ndarray, np.n
     last = 0.5 ** (1.0 / n)
     m = (ranks + 1 - 0.3175) / (n + 0.365)
     m = np.where(ranks == n - 1, last, np.where(ranks == 0, 1.0 - last, m))
-    return stats.norm.ppf(m), z[ranks]
+    return ndtri(m), z[ranks]
 
 
 def draw_history(ax, result) -> None:
@@ -461,8 +490,13 @@ def draw_comparison(ax, results, problem) -> None:
 
 
 # ---------------------------------------------------------------------------
-def make_figure(result, problem, kind: str = "fit", comparison=None, size=None) -> Figure:
-    """One figure of the given ``kind`` (see the module docstring)."""
+def make_figure(result, problem, kind: str = "fit", comparison=None, size=None,
+                draw: bool = True) -> Figure:
+    """One figure of the given ``kind`` (see the module docstring).
+
+    ``draw``: lay it out and render it once (raising on text it cannot
+    draw); without, the first ``savefig`` does that.
+    """
     if kind not in KINDS:
         raise InputError(f"unknown figure kind {kind!r}; choose one of {', '.join(KINDS)}")
     with _style():
@@ -492,8 +526,9 @@ def make_figure(result, problem, kind: str = "fit", comparison=None, size=None) 
                 results = [result, *(comparison or [])]
                 results = list({id(r): r for r in results}.values())
                 draw_comparison(ax, results, problem)
-        # draw inside the style so fonts and sizes are the report's
-        fig.canvas.draw()
+        if draw:
+            # draw inside the style so fonts and sizes are the report's
+            fig.canvas.draw()
     return fig
 
 
@@ -522,39 +557,56 @@ def _prediction_words(result, problem) -> str:
     return f" The prediction band adds the {words} to the variance of the curve."
 
 
-def report_figures(result, problem, comparison=None) -> list[tuple[str, str, Figure]]:
-    """(key, caption, figure) for a report, in reading order."""
+@dataclass(frozen=True)
+class ReportFigure:
+    """One encoded report figure: its key, caption, file bytes and size in inches."""
+    key: str
+    caption: str
+    data: bytes
+    size: tuple[float, float]
+
+
+def report_figures(result, problem, fmt: str, comparison=None,
+                   dpi: int = 150) -> Iterator[ReportFigure]:
+    """The report's figures in reading order, encoded as ``fmt`` (png, svg, pdf).
+
+    Made one at a time, each dropped once encoded: a figure of a million
+    points holds several MB while it is drawn, and a report has four or five.
+    """
     n_used = int(np.count_nonzero(result.used))
+    sigma_bars = problem.weighting == "sigma" and n_used <= ERRORBARS_MAX
     reduced = ""
     if n_used > REDUCE_ABOVE:
         reduced = (f" The {n_used:,} points are drawn as a density shading (darker: more points) "
                    "with the lowest and highest point of each pixel column marked, so outliers "
                    "stay visible.")
-    if problem.weighting == "sigma" and n_used > 2000:
-        reduced += " Error bars are left out for more than 2,000 points."
-    figs = [
+    if problem.weighting == "sigma" and n_used > ERRORBARS_MAX:
+        reduced += f" Error bars are left out for more than {ERRORBARS_MAX:,} points."
+    captions = [
         ("fit", "Data with the fitted curve, its 95 % confidence band (shaded) and the 95 % "
          "prediction band for new points (dashed)." + _prediction_words(result, problem)
-         + (" Error bars are ±σ." if problem.weighting == "sigma" and n_used <= 2000 else "")
+         + (" Error bars are ±σ." if sigma_bars else "")
          + (" Crosses are masked points (not fitted)." if np.any(problem.excluded) else "")
-         + reduced,
-         make_figure(result, problem, "fit")),
+         + reduced),
         ("residuals", "Residuals y − f of the fitted points"
-         + (" (error bars ±σ)." if problem.weighting == "sigma" and n_used <= 2000 else ".")
-         + reduced,
-         make_figure(result, problem, "residuals")),
+         + (" (error bars ±σ)." if sigma_bars else ".") + reduced),
         ("distribution", "Standardized residuals: histogram with the standard normal density, "
          "and a normal Q-Q plot (points on the line mean normally distributed residuals)."
          + (" The Q-Q plot shows every point of both tails and evenly spaced ranks between."
-            if n_used > 2 * 200 + 1600 else ""),
-         make_figure(result, problem, "distribution")),
+            if n_used > 2 * QQ_TAILS + QQ_MIDDLE else "")),
         ("history", "Objective (weighted sum of squared residuals) per iteration of the "
-         f"{result.solver} solver, log scale.", make_figure(result, problem, "history")),
+         f"{result.solver} solver, log scale."),
     ]
     if comparison:
-        figs.append(("comparison", "Data with the curves of the compared fits.",
-                     make_figure(result, problem, "comparison", comparison=comparison)))
-    return figs
+        captions.append(("comparison", "Data with the curves of the compared fits."))
+    for key, caption in captions:
+        fig = make_figure(result, problem, key, comparison=comparison, draw=False)
+        size = tuple(float(v) for v in fig.get_size_inches())
+        data = figure_bytes(fig, fmt, dpi=dpi)
+        del fig
+        # a big figure's temporaries are freed now: give them back before the next
+        release_heap()
+        yield ReportFigure(key, caption, data, size)
 
 
 def save_figure(result, problem, path, dpi: int = 150, kind: str = "fit",

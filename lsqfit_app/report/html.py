@@ -12,8 +12,8 @@ import base64
 import html
 
 from lsqfit_app.report import content as C
-from lsqfit_app.report.context import clean_text
-from lsqfit_app.report.figures import figure_bytes, report_figures
+from lsqfit_app.core.spreadsheet import clean_text
+from lsqfit_app.report.figures import report_figures
 from lsqfit_app.report.files import write_text_atomic
 from lsqfit_app.report.mathtext import formula_math, render_lines
 
@@ -139,11 +139,10 @@ def report_html(result, problem, context, comparison=None) -> str:
         body.append(table_html(C.comparison_table([result, *comparison])))
 
     body.append("<h2>Figures</h2>")
-    for i, (key, caption, fig) in enumerate(report_figures(result, problem, comparison), 1):
-        svg = figure_bytes(fig, "svg")
-        body.append(f'<figure id="fig-{key}"><img alt="{_e(key)}" '
-                    f'src="{_data_uri(svg, "image/svg+xml")}">'
-                    f"<figcaption><b>Figure {i}.</b> {_e(caption)}</figcaption></figure>")
+    for i, figure in enumerate(report_figures(result, problem, "svg", comparison), 1):
+        body.append(f'<figure id="fig-{figure.key}"><img alt="{_e(figure.key)}" '
+                    f'src="{_data_uri(figure.data, "image/svg+xml")}">'
+                    f"<figcaption><b>Figure {i}.</b> {_e(figure.caption)}</figcaption></figure>")
 
     body.append("<h2>Values at full precision</h2>")
     body.append(table_html(C.full_precision_table(result), "full"))

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.report import content as C
-from lsqfit_app.report.context import clean_text
-from lsqfit_app.report.figures import figure_bytes, report_figures
+from lsqfit_app.core.spreadsheet import clean_text
+from lsqfit_app.report.figures import report_figures
 from lsqfit_app.report.files import write_bytes_atomic, write_text_atomic
 
 #: the file in a figure folder that says which report owns it and what it wrote
@@ -174,16 +174,16 @@ def write_markdown(result, problem, path, context, comparison=None) -> None:
     folder, ours = figure_folder(path)
     written: list[str] = []
     links = []
-    for key, caption, fig in report_figures(result, problem, comparison):
-        name = _free_name(folder, f"{key}.png", ours, set(written))
+    for figure in report_figures(result, problem, "png", comparison, dpi=150):
+        name = _free_name(folder, f"{figure.key}.png", ours, set(written))
         # the manifest lists a file before it exists, so a crash in between
         # cannot leave a file of ours that a rerun takes for someone else's
         write_text_atomic(os.path.join(folder, MANIFEST), json.dumps(
             {"report": os.path.basename(path), "files": sorted(ours | {*written, name})},
             indent=1))
-        write_bytes_atomic(os.path.join(folder, name), figure_bytes(fig, "png", dpi=150))
+        write_bytes_atomic(os.path.join(folder, name), figure.data)
         written.append(name)
-        links.append((quote(os.path.basename(folder)) + "/" + quote(name), caption))
+        links.append((quote(os.path.basename(folder)) + "/" + quote(name), figure.caption))
     # figures of an earlier run of this report that this run does not have
     for stale in sorted(ours - set(written)):
         if os.path.basename(stale) == stale:  # only plain names inside the folder

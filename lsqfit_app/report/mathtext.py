@@ -16,6 +16,7 @@ import io
 import re
 
 from lsqfit_app.core import expression as ex
+from lsqfit_app.core.expression_parser import parse_expression
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
           "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",
@@ -55,7 +56,7 @@ def label_text(text) -> str:
     Anything else has each ``$`` escaped as ``\\$``, which matplotlib shows as a
     plain ``$`` (so ``a$b``, ``$$`` and ``$\\frac{$`` read as typed).
     """
-    from lsqfit_app.report.context import clean_text
+    from lsqfit_app.core.spreadsheet import clean_text
 
     # controls have no glyph (a warning each) and surrogates stop the drawing
     text = clean_text(text).replace("\t", " ").replace("\r", " ")
@@ -169,7 +170,7 @@ def formula_lines(formula: str, variables=("x",), max_chars: int = 70) -> list[s
     ``max_chars`` limits each line's length in the plain formula text.
     """
     try:
-        tree = ex.parse_expression(formula, tuple(variables))
+        tree = parse_expression(formula, tuple(variables))
     except Exception:
         return None
     lines, current, width = [], "", 0

@@ -17,14 +17,14 @@ import io
 import os
 
 from lsqfit_app.report import content as C
-from lsqfit_app.report.context import clean_text
-from lsqfit_app.report.figures import figure_bytes, report_figures
+from lsqfit_app.core.spreadsheet import clean_text
+from lsqfit_app.report.figures import report_figures
 from lsqfit_app.report.files import write_bytes_atomic
 from lsqfit_app.report.mathtext import formula_math, render_lines
 
 FIGURE_DPI = 300
-_FONTS = {"": "DejaVuSans.ttf", "-Bold": "DejaVuSans-Bold.ttf",
-          "-Oblique": "DejaVuSans-Oblique.ttf", "-Mono": "DejaVuSansMono.ttf"}
+# no italic face: the report sets no italic text (each face costs ~3 MB once loaded)
+_FONTS = {"": "DejaVuSans.ttf", "-Bold": "DejaVuSans-Bold.ttf", "-Mono": "DejaVuSansMono.ttf"}
 _registered = False
 
 
@@ -43,7 +43,7 @@ def _register_fonts() -> str:
             pdfmetrics.registerFont(TTFont(f"DejaVuSans{suffix}", os.path.join(folder, file)))
         addMapping("DejaVuSans", 0, 0, "DejaVuSans")
         addMapping("DejaVuSans", 1, 0, "DejaVuSans-Bold")
-        addMapping("DejaVuSans", 0, 1, "DejaVuSans-Oblique")
+        addMapping("DejaVuSans", 0, 1, "DejaVuSans")
         addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
         _registered = True
     return "DejaVuSans"
@@ -94,10 +94,53 @@ def _p(text, style):
     return Paragraph(escape(clean_text(text)), style)
 
 
-def _table(t: C.TableData, st, col_widths=None, mono_cols=()):
+_CELL_PADDING = 8.0   # LEFTPADDING + RIGHTPADDING of _table's cells
+
+
+def _natural_widths(t: C.TableData, st, size: float) -> list[float]:
+    """Each column's width when no number and no word of a heading wraps, at font ``size``."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    body, head = st["cell"].fontName, st["head"].fontName
+    widths = []
+    for j, title in enumerate(t.header):
+        words = [stringWidth(w, head, size) for w in str(title).split()] or [0.0]
+        cells = [stringWidth(str(row[j]), body, size) for row in t.rows] or [0.0]
+        widths.append(max(max(words), max(cells)) + _CELL_PADDING)
+    return widths
+
+
+def _fit_table(t: C.TableData, st, width: float):
+    """(column widths, styles) that fit ``width`` without breaking a number or a word.
+
+    The first column (a model's name) takes what is left and may wrap; when
+    even that does not fit, the table is set in a smaller type.
+    """
+    from reportlab.lib.styles import ParagraphStyle
+
+    for size in (8.2, 7.4, 6.6):
+        natural = _natural_widths(t, st, size)
+        rest = sum(natural[1:])
+        first = min(natural[0], width - rest)
+        if first >= min(natural[0], 70.0) or size == 6.6:
+            first = max(first, 40.0)
+            extra = max(0.0, width - rest - first) if natural[0] > first else 0.0
+            styles = dict(st)
+            if size != 8.2:
+                for key in ("cell", "cellr", "head", "headr"):
+                    styles[key] = ParagraphStyle(f"{key}{size}", parent=st[key], fontSize=size,
+                                                 leading=size * 1.22)
+            return [first + extra] + natural[1:], styles
+    raise AssertionError("unreachable")  # the loop returns at the smallest size
+
+
+def _table(t: C.TableData, st, col_widths=None, mono_cols=(), width=None):
+    """A table; with ``width`` and no ``col_widths``, columns sized to their content."""
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
 
+    if col_widths is None and width is not None:
+        col_widths, st = _fit_table(t, st, width)
     head = [_p(h, st["headr"] if a == "r" else st["head"]) for h, a in zip(t.header, t.align)]
     data = [head]
     for row in t.rows:
@@ -172,25 +215,69 @@ def _slot_class():
     return FigureSlot
 
 
-def _figure_slot(fig, max_width: float, placed: list):
-    width, height = (float(v) * 72.0 for v in fig.get_size_inches())
+def _figure_slot(figure, max_width: float, placed: list):
+    width, height = (v * 72.0 for v in figure.size)
     if width > max_width:
         height *= max_width / width
         width = max_width
-    return _slot_class()(figure_bytes(fig, "pdf"), width, height, placed)
+    return _slot_class()(figure.data, width, height, placed)
 
 
-def _stamp_figures(document: bytes, placed: list) -> bytes:
-    """Draw each recorded figure (a one-page PDF) into its slot, as vector graphics."""
-    from pypdf import PdfReader, PdfWriter, Transformation
+def _pdf_date(created: str) -> str | None:
+    """A PDF date (``D:YYYYMMDDHHmmSS``, with ``+00'00'`` for UTC) of the report's time stamp."""
+    import datetime as dt
+
+    try:
+        stamp = dt.datetime.strptime(created[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = created[19:].strip()
+    return "D:" + stamp.strftime("%Y%m%d%H%M%S") + ("+00'00'" if zone in ("UTC", "GMT") else "")
+
+
+def _finish(document: bytes, placed: list, created: str) -> bytes:
+    """Draw each recorded figure (a one-page PDF) into its slot, as vector graphics,
+    and date the document when the report was made.
+
+    reportlab, asked for a reproducible file, dates every document 2000-01-01;
+    the report's own time stamp keeps the file reproducible from its context
+    and tells a reader when it was made.
+
+    Each figure page becomes a form XObject that its slot's page draws with
+    one ``Do``: the figure's content stream is copied as it is, never parsed
+    into operators (merging pages parses and renames them, which for a figure
+    of a few thousand markers costs tens of MB).
+    """
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, FloatObject, NameObject
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(document)))
-    for page_index, x, y, width, height, pdf in placed:
+    for k, (page_index, x, y, width, height, pdf) in enumerate(placed, 1):
         figure = PdfReader(io.BytesIO(pdf)).pages[0]
         box = figure.mediabox
-        transform = Transformation().scale(width / float(box.width),
-                                           height / float(box.height)).translate(x, y)
-        writer.pages[page_index].merge_transformed_page(figure, transform)
+        # matplotlib writes one content stream per page
+        form = figure.get_object().get("/Contents").get_object().clone(writer)
+        form[NameObject("/Type")] = NameObject("/XObject")
+        form[NameObject("/Subtype")] = NameObject("/Form")
+        form[NameObject("/BBox")] = ArrayObject(
+            FloatObject(v) for v in (box.left, box.bottom, box.right, box.top))
+        form[NameObject("/Resources")] = figure["/Resources"].clone(writer).indirect_reference
+        page = writer.pages[page_index]
+        resources = page["/Resources"]
+        if "/XObject" not in resources:
+            resources[NameObject("/XObject")] = DictionaryObject()
+        name = f"/LsqfitFigure{k}"
+        resources["/XObject"][NameObject(name)] = form.indirect_reference
+        sx, sy = width / float(box.width), height / float(box.height)
+        place = (f"\nq {sx:.6f} 0 0 {sy:.6f} {x - float(box.left) * sx:.4f} "
+                 f"{y - float(box.bottom) * sy:.4f} cm {name} Do Q\n").encode("ascii")
+        content = ContentStream(None, writer)
+        content.set_data(page.get_contents().get_data() + place)
+        page.replace_contents(content)
+        page.compress_content_streams()
+    date = _pdf_date(created)
+    if date is not None:
+        writer.add_metadata({"/CreationDate": date, "/ModDate": date})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -252,13 +339,13 @@ def report_story(result, problem, context, comparison, width, placed: list | Non
         story.append(KeepTogether(block))
     if comparison:
         story += [_p("Comparison", st["h2"]),
-                  _table(C.comparison_table([result, *comparison]), st)]
+                  _table(C.comparison_table([result, *comparison]), st, width=width)]
 
     first_figure = True
     placed = [] if placed is None else placed
-    for i, (key, caption, fig) in enumerate(report_figures(result, problem, comparison), 1):
+    for i, figure in enumerate(report_figures(result, problem, "pdf", comparison), 1):
         block = ([_p("Figures", st["h2"])] if first_figure else []) + [
-            _figure_slot(fig, width, placed), _p(f"Figure {i}. {caption}", st["caption"])]
+            _figure_slot(figure, width, placed), _p(f"Figure {i}. {figure.caption}", st["caption"])]
         story.append(KeepTogether(block))
         first_figure = False
 
@@ -294,4 +381,4 @@ def write_pdf(result, problem, path, context, comparison=None) -> None:
     placed: list = []
     doc.build(report_story(result, problem, context, comparison, doc.width, placed),
               onFirstPage=footer, onLaterPages=footer)
-    write_bytes_atomic(path, _stamp_figures(buf.getvalue(), placed))
+    write_bytes_atomic(path, _finish(buf.getvalue(), placed, context.created))

@@ -32,6 +32,7 @@ import numpy as np
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.core import expression as ex
+from lsqfit_app.core.expression_parser import parse_expression
 
 _FUNC_CODE = {name: f"np.{name}" for name in ex.FUNCTIONS}
 _FUNC_CODE.update({"erf": "special.erf", "erfc": "special.erfc", "abs": "np.abs"})
@@ -181,7 +182,7 @@ def _formula_tree(model):
     if getattr(model, "formula_is_exact", True) is False or not model.formula:
         return None
     try:
-        return ex.parse_expression(model.formula, tuple(model.independent_vars))
+        return parse_expression(model.formula, tuple(model.independent_vars))
     except Exception:
         return None
 

@@ -15,7 +15,7 @@ import pytest
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.models import make_model
 from lsqfit_app.report import copy_results_tsv, export_fit
-from lsqfit_app.report.exports import FORMULA_TRIGGERS, clean_text, text_cell
+from lsqfit_app.core.spreadsheet import FORMULA_TRIGGERS, clean_text, text_cell
 from lsqfit_app.solvers import fit
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",

@@ -213,3 +213,51 @@ def test_reports_state_the_conventions(weighted_fit, formula_fit, tmp_path):
     plain = " ".join(format_result(scaled).split())
     assert "Conventions:" in plain and "-2 log L = n log(2pi SSE/n) + n" in plain
     plain.encode("ascii")     # console text: no symbols a legacy code page cannot print
+
+
+def test_comparison_lists_each_fit_once(formula_fit):
+    from lsqfit_app.report.content import comparison_table
+    from lsqfit_app.solvers import fit
+
+    result, problem = formula_fit
+    other = fit(problem, "trf")
+    table = comparison_table([result, result, other, result])
+    assert [row[1] for row in table.rows] == [result.solver, other.solver]
+
+
+def test_pdf_is_dated_when_the_report_was_made_and_reproducible(formula_fit, tmp_path):
+    from pypdf import PdfReader
+
+    result, problem = formula_fit
+    context = ReportContext(title="t", created="2026-05-17 09:30:12 UTC")
+    first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    write_report(result, problem, first, context=context)
+    write_report(result, problem, second, context=context)
+    assert first.read_bytes() == second.read_bytes()
+    info = PdfReader(str(first)).metadata
+    assert info["/CreationDate"] == "D:20260517093012+00'00'" == info["/ModDate"]
+
+
+@needs_poppler
+def test_pdf_comparison_table_breaks_no_number_and_no_heading(formula_fit, tmp_path):
+    from lsqfit_app.solvers.compare import race
+
+    result, problem = formula_fit
+    runs = race(problem)
+    path = tmp_path / "race.pdf"
+    write_report(runs[0], problem, path, comparison=runs)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    section = text[text.index("Comparison"):text.index("Figures")]
+    import re
+
+    # -layout keeps columns apart by two or more spaces
+    lines = [re.split(r"\s{2,}", line.strip()) for line in section.splitlines()[1:]
+             if line.strip()]
+    assert lines[0] == ["model", "solver", "converged", "p", "SSE", "R²", "AICc", "ΔAICc",
+                        "BIC", "iterations", "time"]
+    rows = lines[1:]
+    assert len(rows) == len(runs)              # one line per run: nothing wrapped
+    for run, row in zip(runs, rows):
+        assert row[1] == run.solver
+        assert f"{run.statistics.sse:.7g}" in row

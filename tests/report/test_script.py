@@ -7,7 +7,7 @@ import pytest
 
 from lsqfit_app.report import write_script
 from lsqfit_app.report.script import expression_code, _Namer
-from lsqfit_app.core.expression import parse_expression
+from lsqfit_app.core.expression_parser import parse_expression
 from script_checks import check_same, run_script
 
 @pytest.mark.parametrize("name", ["formula_fit", "library_fit", "weighted_fit", "fixed_fit",
