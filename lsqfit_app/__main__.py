@@ -1,6 +1,6 @@
 """``python -m lsqfit_app`` runs the same entry point as ``lsqfit-app``."""
 import sys
 
-from lsqfit_app.cli import main
+from lsqfit_app.launcher import main
 
 sys.exit(main())

@@ -16,8 +16,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--nested", action="append", default=[], metavar="SIMPLE,COMPLEX",
                         help="declare that SIMPLE is a special case of COMPLEX (for the F test); "
                              "polynomials and library sums are detected automatically")
-    parser.add_argument("--solver", default="auto",
-                        choices=("auto", "lm", "trf", "lbfgs", "gradient-descent", "closed-form"))
+    parser.add_argument("--solver", default=None,
+                        choices=("auto", "lm", "trf", "lbfgs", "gradient-descent", "closed-form"),
+                        help="default auto (for a project: its own)")
     parser.add_argument("--report", metavar="PATH", help="write a report with the comparison")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
@@ -26,7 +27,6 @@ def run(args) -> int:
     from lsqfit_app.cli.fit import load_problems
     from lsqfit_app.solvers.compare import compare_models
     from lsqfit_app.report.text import fmt
-    from lsqfit_app.solvers import SolverOptions
 
     if len(args.model) < 2:
         raise InputError("compare needs at least two --model options")
@@ -38,14 +38,17 @@ def run(args) -> int:
         if len(parts) != 2 or not all(parts):
             raise InputError(f"--nested {text!r}: expected SIMPLE,COMPLEX")
         nested.append((parts[0], parts[1]))
-    read, problems = load_problems(args, args.model)
-    comparison = compare_models(problems, args.model, method=args.solver, nested=nested,
-                                options=SolverOptions(max_iterations=args.max_iterations))
+    inputs = load_problems(args, args.model)
+    problems = inputs.problems
+    method = args.solver or inputs.solver.method
+    comparison = compare_models(problems, args.model, method=method, nested=nested,
+                                options=inputs.solver.options())
     if args.report:
         from lsqfit_app import report
 
         best = args.model.index(comparison.ranking[0].label)
-        context = report.ReportContext.from_read(read, problems[best], source=args.file)
+        context = report.ReportContext.from_read(inputs.read, problems[best], source=args.file,
+                                                 fit_range=inputs.fit_range)
         others = [r for i, r in enumerate(comparison.results) if i != best]
         report.write_report(comparison.results[best], problems[best], args.report,
                             context=context, comparison=others)

@@ -10,7 +10,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from lsqfit_app.models.library import list_library_models
+    from lsqfit_app.models.registry import list_library_models
 
     models = list_library_models()
     if args.json:

@@ -29,7 +29,10 @@ SHOW_PROBLEMS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="data file (text or workbook)")
+    parser.add_argument("file", metavar="FILE",
+                        help="data file (text or workbook); a .lsqfit project is refused with a "
+                             "message (its table is stored in it; 'lsqfit-app fit "
+                             "PROJECT.lsqfit' refits it)")
     add_import_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -49,8 +49,7 @@ def open_example(window: MainWindow, fit: bool = True) -> None:
     window.set_source(read, resource_path(EXAMPLE))
     window.set_roles(*EXAMPLE_ROLES)
     window.set_model(EXAMPLE_MODEL)
-    window._settings_modified = False
-    window._update_title()
+    window.document.mark_saved()
     if fit:
         window.start_fit()
 
@@ -87,14 +86,12 @@ def offer_recovery(window: MainWindow) -> bool:
         return False
     from lsqfit_app.io.project import load_project
     try:
-        project = load_project(path)
+        window.apply_project(load_project(path))
     except Exception as exc:  # a damaged autosave: say so, start normally
         window.show_message(f"The recovery file could not be read: {exc}", error=True)
         return False
-    window.apply_project(project)
-    window._file_name = "recovered"
-    window._settings_modified = True
-    window._update_title()
+    window.document.set_name("recovered")
+    window.document.set_modified(True)
     return True
 
 

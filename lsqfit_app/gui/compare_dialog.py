@@ -1,4 +1,4 @@
-"""Compare models and race solvers side by side (issue 5), in the background.
+"""Compare models and race solvers side by side, in the background.
 
 Two tabs share one background runner:
 

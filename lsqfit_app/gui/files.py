@@ -1,4 +1,4 @@
-"""File helpers of the window: recent files, the recovery file, default roles.
+"""File helpers of the window: recent files and the recovery file.
 
 Reading and writing themselves belong to :mod:`lsqfit_app.io` (tables via
 ``read_table``, projects via ``io.project``); this module only keeps what is
@@ -7,16 +7,13 @@ specific to a desktop session.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
-from lsqfit_app.core.table import Table
 from lsqfit_app.io.project import SUFFIX as PROJECT_SUFFIX
 
 MAX_RECENT = 10
-_SIGMA_NAMES = re.compile(r"^(sigma|sd|std|err|error|unc|uncertainty|dy|s_?y|u)\b", re.I)
 
 
 def settings() -> QSettings:
@@ -51,17 +48,3 @@ def recovery_path() -> Path:
 def is_project(path: str | os.PathLike) -> bool:
     """True for a .lsqfit project file (by suffix)."""
     return os.fspath(path).lower().endswith(PROJECT_SUFFIX)
-
-
-def default_roles(table: Table) -> tuple[str | None, str | None, str | None]:
-    """(x, y, sigma) for a freshly opened table: the first two numeric columns,
-    and a third whose name says it is an uncertainty ("sigma", "err", "dy"...)."""
-    names = table.numeric_names()
-    x = names[0] if names else None
-    y = names[1] if len(names) > 1 else None
-    sigma = None
-    for name in names[2:]:
-        if _SIGMA_NAMES.match(name.strip()):
-            sigma = name
-            break
-    return x, y, sigma

@@ -1,9 +1,16 @@
 """The fit panel: model choice, parameter table, solver settings, Fit/Cancel.
 
+The panel is a view of the document's current fit: what the user types or
+picks is written to the :class:`~lsqfit_app.session.document.Document`
+(model spec, solver settings; parameter edits through the undo stack), and
+the window calls :meth:`FitPanelWidget.show_model` / :meth:`show_solver` when
+the document announces a change, so a project, an undo or the command line's
+settings appear here the same way.
+
 The model is typed in one line: a library name, a sum of names
 ("gaussian+line") or a formula ("a*exp(-x/tau)+c").  The library list next to
-it fills the line and shows the model's formula.  Every keystroke is
-validated with the engine's own :func:`~lsqfit_app.models.make_model`; a
+it fills the line and shows the model's formula.  The document checks every
+keystroke with the engine's own :func:`~lsqfit_app.models.make_model`; a
 formula error is shown under the line with a caret at the position the
 parser reported, and the line turns red.
 """
@@ -15,11 +22,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGridLay
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QTableView, QVBoxLayout, QWidget)
 
-from lsqfit_app.core.errors import FormulaError, InputError
+from lsqfit_app.core.errors import FormulaError
 from lsqfit_app.core.losses import LOSSES
 from lsqfit_app.gui.parameter_table import ParameterTableModel
-from lsqfit_app.models import make_model
-from lsqfit_app.models.library import LIBRARY, list_library_models
+from lsqfit_app.models.registry import LIBRARY, list_library_models
 
 #: (engine method, label shown)
 SOLVERS = (("auto", "Auto"), ("closed-form", "Closed form (linear models)"),
@@ -29,10 +35,15 @@ _CUSTOM = "(sum or formula)"
 
 
 class FitPanelWidget(QWidget):
-    """Model, parameters and solver settings, and the Fit/Cancel button."""
+    """Model, parameters and solver settings, and the Fit/Cancel button.
 
-    #: a valid model spec was entered (the text) -- the window rebuilds the parameters
-    model_changed = Signal(str)
+    Parameters
+    ----------
+    document : lsqfit_app.session.document.Document
+    undo_stack : QUndoStack, optional
+        Parameter edits become undoable commands on it.
+    """
+
     fit_requested = Signal()
     cancel_requested = Signal()
     guess_requested = Signal()
@@ -42,12 +53,11 @@ class FitPanelWidget(QWidget):
     #: "confidence" or "prediction"
     band_kind_changed = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, document, undo_stack=None, parent=None):
         super().__init__(parent)
-        self._variables: tuple[str, ...] = ("x",)
-        self._model = None
+        self._document = document
         self._running = False
-        self.parameters = ParameterTableModel(self)
+        self.parameters = ParameterTableModel(document, undo_stack, self)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -151,32 +161,30 @@ class FitPanelWidget(QWidget):
         self.use_result_button.clicked.connect(self.use_result_requested)
         self.range_check.toggled.connect(self.range_toggled)
         self.prediction_check.toggled.connect(self._on_prediction_check_toggled)
+        self.solver_combo.currentIndexChanged.connect(self._on_solver_combo_changed)
+        self.loss_combo.currentIndexChanged.connect(self._on_loss_combo_changed)
+        self.iterations_spin.valueChanged.connect(self._on_iterations_spin_changed)
+        self.show_solver()
+        self.show_model()
 
     # ------------------------------------------------------------------ state
     @property
     def model(self):
-        """The current valid Model, or None."""
-        return self._model
+        """The document's current valid Model, or None."""
+        return self._document.model
 
     def model_spec(self) -> str:
-        """The model text as typed."""
-        return self.model_edit.text().strip()
+        """The model spec (as the document holds it)."""
+        return self._document.model_spec
 
     def set_model_spec(self, spec: str) -> None:
-        """Put a model spec in the line (validates and emits ``model_changed``)."""
+        """Put a model spec in the line (the document checks it)."""
         self.model_edit.setText(spec)
         self._sync_library_combo(spec)
 
-    def set_variables(self, variables) -> None:
-        """Names a formula may use as predictors (revalidates the formula)."""
-        variables = tuple(variables)
-        if variables != self._variables:
-            self._variables = variables
-            self._validate(emit=True)
-
     def method(self) -> str:
         """Solver method for the engine."""
-        return self.solver_combo.currentData()
+        return self._document.solver.method
 
     def set_method(self, method: str) -> None:
         i = self.solver_combo.findData(method)
@@ -184,7 +192,7 @@ class FitPanelWidget(QWidget):
             self.solver_combo.setCurrentIndex(i)
 
     def loss(self) -> str:
-        return self.loss_combo.currentData()
+        return self._document.solver.loss
 
     def set_loss(self, loss: str) -> None:
         i = self.loss_combo.findData(loss)
@@ -193,7 +201,7 @@ class FitPanelWidget(QWidget):
 
     def max_iterations(self) -> int | None:
         """The iteration limit, None for the solver default."""
-        return self.iterations_spin.value() or None
+        return self._document.solver.max_iterations
 
     def band_kind(self) -> str:
         return "prediction" if self.prediction_check.isChecked() else "confidence"
@@ -207,7 +215,7 @@ class FitPanelWidget(QWidget):
                   self.solver_combo, self.loss_combo, self.iterations_spin, self.parameter_view):
             w.setEnabled(not running)
         if not running:
-            self.fit_button.setEnabled(self._model is not None)
+            self.fit_button.setEnabled(self.model is not None)
 
     def set_result_available(self, available: bool) -> None:
         self.use_result_button.setEnabled(available and not self._running)
@@ -218,9 +226,19 @@ class FitPanelWidget(QWidget):
         if name != _CUSTOM:
             self.model_edit.setText(name)
 
-    def _on_model_edit_text_changed(self, _text: str) -> None:
-        self._sync_library_combo(self.model_spec())
-        self._validate(emit=True)
+    def _on_model_edit_text_changed(self, text: str) -> None:
+        self._sync_library_combo(text)
+        self._document.set_model(text)
+        self.show_model()
+
+    def _on_solver_combo_changed(self, _index: int) -> None:
+        self._document.set_solver(method=self.solver_combo.currentData())
+
+    def _on_loss_combo_changed(self, _index: int) -> None:
+        self._document.set_solver(loss=self.loss_combo.currentData())
+
+    def _on_iterations_spin_changed(self, value: int) -> None:
+        self._document.set_solver(max_iterations=value or None)
 
     def _on_parameters_model_reset(self) -> None:
         self.parameter_view.resizeColumnsToContents()
@@ -241,38 +259,52 @@ class FitPanelWidget(QWidget):
         self.library_combo.setCurrentIndex(max(i, 0))
         self.library_combo.blockSignals(False)
 
-    def _validate(self, emit: bool) -> None:
-        spec = self.model_spec()
-        previous = self._model
-        if not spec.strip():
+    # ------------------------------------------------------------------ the document
+    def show_solver(self) -> None:
+        """Show the document's solver settings (no change is written back)."""
+        settings = self._document.solver
+        for combo, value in ((self.solver_combo, settings.method),
+                             (self.loss_combo, settings.loss)):
+            i = combo.findData(value)
+            if i >= 0 and i != combo.currentIndex():
+                combo.blockSignals(True)
+                combo.setCurrentIndex(i)
+                combo.blockSignals(False)
+        want = settings.max_iterations or 0
+        if self.iterations_spin.value() != want:
+            self.iterations_spin.blockSignals(True)
+            self.iterations_spin.setValue(want)
+            self.iterations_spin.blockSignals(False)
+
+    def show_model(self) -> None:
+        """Show the document's model spec, its formula and parameters, or what is wrong."""
+        doc = self._document
+        spec = doc.model_spec
+        if self.model_edit.text().strip() != spec:
+            self.model_edit.blockSignals(True)
+            self.model_edit.setText(spec)
+            self.model_edit.blockSignals(False)
+            self._sync_library_combo(spec)
+        model = doc.model
+        self.fit_button.setEnabled(model is not None and not self._running)
+        if not spec:
             # nothing typed yet is not an error: a neutral hint, not red
-            self._model = None
-            self.fit_button.setEnabled(False)
             self.model_edit.setStyleSheet("")
             self.formula_label.setStyleSheet("color: #555;")
             self.formula_label.setText("Choose a library model or type a formula in the "
                                        "column names, e.g. a*exp(-x/tau)+c")
             return
-        try:
-            model = make_model(spec, self._variables)
-        except FormulaError as exc:
-            self._show_error(exc.reason, spec, exc.position)
-            model = None
-        except InputError as exc:
-            self._show_error(str(exc), spec, None)
-            model = None
-        self._model = model
-        self.fit_button.setEnabled(model is not None and not self._running)
         if model is None:
+            exc = doc.model_error
+            if isinstance(exc, FormulaError):
+                self._show_error(exc.reason, spec, exc.position)
+            else:
+                self._show_error(str(exc) if exc is not None else "not a valid model", spec, None)
             return
         self.model_edit.setStyleSheet("")
         names = ", ".join(model.param_names)
         self.formula_label.setStyleSheet("color: #225;")
         self.formula_label.setText(f"y = {model.formula}\nparameters: {names}")
-        if emit and (previous is None or previous.formula != model.formula
-                     or previous.param_names != model.param_names
-                     or previous.independent_vars != model.independent_vars):
-            self.model_changed.emit(spec)
 
     def _show_error(self, message: str, text: str, position: int | None) -> None:
         self.model_edit.setStyleSheet("QLineEdit { background: #ffe6e6; }")

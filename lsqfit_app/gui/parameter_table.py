@@ -1,9 +1,13 @@
 """The parameter table of the fit panel: name, start, fixed, min, max, result.
 
-A small Qt item model over a list of :class:`ParameterRow`.  What the user
-types (start, bounds, fixed) becomes :class:`~lsqfit_app.core.parameters.Parameter`
-settings for the next fit; the last column shows the result, live while a
-fit runs and ``value ± error`` when it has finished.
+A Qt item model over the document's parameter settings
+(:attr:`lsqfit_app.session.document.Document.parameters`).  What the user
+types is checked by the document's own rule
+(:func:`~lsqfit_app.session.settings.edit_parameter`) and, with an undo
+stack, becomes an undoable command that changes the document; the rows
+follow the document (:meth:`ParameterTableModel.sync`).  The last column
+shows the result, live while a fit runs and ``value ± error`` when it has
+finished: that is display state, not the document's.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Iterable, Mapping
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
+from lsqfit_app.core.errors import ParameterError
 from lsqfit_app.core.parameters import Parameter
 from lsqfit_app.report.text import fmt
 
@@ -25,7 +30,7 @@ _NOTE = QBrush(QColor(170, 80, 0))
 
 @dataclass
 class ParameterRow:
-    """One parameter as set up in the panel."""
+    """One parameter as shown: its setting and the result next to it."""
 
     name: str
     start: float | None = None
@@ -57,112 +62,84 @@ def _bound_text(v: float) -> str:
 
 
 class ParameterTableModel(QAbstractTableModel):
-    """Parameter settings and results, editable in a view."""
+    """Parameter settings (of a document) and results, editable in a view.
 
-    #: start values, bounds or fixed flags changed by the user
-    settings_changed = Signal()
-    #: a user edit of the settings: (settings before, settings after, description);
-    #: the window turns it into an undoable command
-    settings_edited = Signal(object, object, str)
+    Parameters
+    ----------
+    document : lsqfit_app.session.document.Document
+    undo_stack : QUndoStack, optional
+        Edits become commands on it; without one they change the document directly.
+    """
+
     #: a message when typed text was refused
     edit_refused = Signal(str)
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, document, undo_stack=None, parent: QObject | None = None):
         super().__init__(parent)
+        self._document = document
+        self._undo_stack = undo_stack
         self._rows: list[ParameterRow] = []
-        # settings of parameters that a model change took off the table, by name:
-        # switching back to that model brings them back (nothing typed is lost)
-        self._set_aside: dict[str, ParameterRow] = {}
+        self.sync()
 
     # ------------------------------------------------------------------ content
     @property
     def rows(self) -> list[ParameterRow]:
-        """The rows (do not mutate; use the setters)."""
+        """The rows (do not mutate; edit through setData or the document)."""
         return self._rows
 
-    def set_model_parameters(self, names: Iterable[str], hints: Mapping | None = None) -> None:
-        """Show a new model's parameters, keeping settings of names seen before.
-
-        Names on the table keep their settings; names that an earlier model
-        change set aside get theirs back; new names start from the hints.
-        """
-        old = {r.name: r for r in self._rows}
-        names = list(names)
-        for name, r in old.items():
-            if name not in names:
-                self._set_aside[name] = r
-        hints = hints or {}
-        rows = []
-        for name in names:
-            hint = hints.get(name)
-            if name not in old and name in self._set_aside:
-                old[name] = self._set_aside.pop(name)
-            if name in old:
-                r = old[name]
-                rows.append(ParameterRow(r.name, r.start, r.fixed, r.min, r.max,
-                                         description=r.description))
-            else:
-                rows.append(ParameterRow(name, None, False,
-                                         hint.min if hint else -math.inf,
-                                         hint.max if hint else math.inf,
-                                         description=hint.description if hint else ""))
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
-        self.settings_changed.emit()
+    def sync(self) -> None:
+        """Show the document's settings (a new set of names resets the rows and results)."""
+        settings = self._document.parameters
+        model = self._document.model
+        hints = model.param_hints() if model is not None else {}
+        if [r.name for r in self._rows] != [s.name for s in settings]:
+            self.beginResetModel()
+            self._rows = [ParameterRow(s.name, s.value, s.fixed, s.min, s.max,
+                                       description=getattr(hints.get(s.name), "description", ""))
+                          for s in settings]
+            self.endResetModel()
+            return
+        for r, s in zip(self._rows, settings):
+            r.start, r.fixed, r.min, r.max = s.value, s.fixed, s.min, s.max
+        self._all_changed()
 
     def set_settings(self, settings: Iterable[Mapping]) -> None:
-        """Apply saved settings (dicts with name, value, fixed, min, max)."""
-        by_name = {r.name: r for r in self._rows}
-        for s in settings:
-            r = by_name.get(s.get("name"))
-            if r is None:
-                continue
-            value = s.get("value")
-            r.start = None if value is None or not math.isfinite(value) else float(value)
-            r.fixed = bool(s.get("fixed", False)) and r.start is not None
-            r.min = float(s.get("min", -math.inf) if s.get("min") is not None else -math.inf)
-            r.max = float(s.get("max", math.inf) if s.get("max") is not None else math.inf)
-        self._all_changed()
-        self.settings_changed.emit()
+        """Apply saved settings (dicts with name, value, fixed, min, max) to the document."""
+        self._document.set_parameters(settings)
 
     def settings(self) -> list[dict]:
-        """Settings as plain dicts (for project files)."""
-        return [{"name": r.name, "value": r.start, "fixed": r.fixed, "min": r.min, "max": r.max}
-                for r in self._rows]
+        """Settings as plain dicts (the project file's form)."""
+        return [s.to_dict() for s in self._document.parameters]
 
     def parameters(self) -> list[Parameter]:
         """Settings as engine parameters (start None = let the engine guess)."""
-        return [Parameter(r.name, r.start, r.fixed and r.start is not None, r.min, r.max)
-                for r in self._rows]
+        return [s.to_parameter() for s in self._document.parameters]
+
+    def starts(self) -> list[float | None]:
+        """Current start values in order (None where not set)."""
+        return [s.value for s in self._document.parameters]
 
     def set_starts(self, values: Mapping[str, float] | Iterable[float],
                    description: str = "") -> None:
         """Set start values (by name or in order), clipped into the bounds.
 
-        With a ``description`` the change is a user edit (``settings_edited``).
+        With a ``description`` the change is a user edit (undoable).
         """
-        before = self.settings()
-        if not isinstance(values, Mapping):
-            values = dict(zip([r.name for r in self._rows], values))
-        for r in self._rows:
-            if r.name in values and not r.fixed:
-                v = float(values[r.name])
-                if math.isfinite(v):
-                    r.start = min(max(v, r.min), r.max)
-        self._all_changed()
-        self.settings_changed.emit()
+        after = self._document.starts_set(values)
         if description:
-            self._edited(before, description)
+            self._apply(after, description)
+        else:
+            self._document.set_parameters(after)
 
-    def _edited(self, before: list[dict], description: str) -> None:
-        after = self.settings()
-        if after != before:
-            self.settings_edited.emit(before, after, description)
-
-    def starts(self) -> list[float | None]:
-        """Current start values in order (None where not set)."""
-        return [r.start for r in self._rows]
+    def _apply(self, after, description: str) -> None:
+        before = self._document.parameters
+        if tuple(after) == tuple(before):
+            return
+        if self._undo_stack is None:
+            self._document.set_parameters(after)
+            return
+        from lsqfit_app.gui.undo_commands import SetParametersCommand
+        self._undo_stack.push(SetParametersCommand(self._document, before, after, description))
 
     def set_live_values(self, values: Iterable[float]) -> None:
         """Values of a running fit (shown without errors)."""
@@ -265,50 +242,32 @@ class ParameterTableModel(QAbstractTableModel):
         return f"{fmt(r.value, 8)} ± {fmt(r.stderr, 3)}"
 
     def setData(self, index: QModelIndex, value, role: int = Qt.EditRole) -> bool:  # noqa: N802
-        if not index.isValid():
+        if not index.isValid() or index.row() >= len(self._rows):
             return False
         r = self._rows[index.row()]
         col = index.column()
-        before = self.settings()
         if col == _FIXED and role == Qt.CheckStateRole:
             want = Qt.CheckState(value) == Qt.Checked if not isinstance(value, bool) else value
-            if want and r.start is None:
-                self.edit_refused.emit(f"parameter {r.name}: give a start value before fixing it")
+            change, text = {"fixed": bool(want)}, f"{'Fix' if want else 'Free'} {r.name}"
+        elif role == Qt.EditRole and col in (_START, _MIN, _MAX):
+            typed = str(value)
+            try:
+                if col == _START:
+                    change = {"value": None if not typed.strip() else _parse_bound(typed, math.nan)}
+                else:
+                    change = {"min" if col == _MIN else "max":
+                              _parse_bound(typed, -math.inf if col == _MIN else math.inf)}
+            except ValueError:
+                self.edit_refused.emit(f"parameter {r.name}: {typed!r} is not a number")
                 return False
-            r.fixed = bool(want)
-            self.dataChanged.emit(index, index)
-            self.settings_changed.emit()
-            self._edited(before, f"{'Fix' if r.fixed else 'Free'} {r.name}")
-            return True
-        if role != Qt.EditRole or col not in (_START, _MIN, _MAX):
+            what = {_START: "start", _MIN: "min", _MAX: "max"}[col]
+            text = f"Set {what} of {r.name}"
+        else:
             return False
-        text = str(value)
         try:
-            if col == _START:
-                v = None if not text.strip() else _parse_bound(text, math.nan)
-                if v is not None and not math.isfinite(v):
-                    raise ValueError
-                if v is not None and not (r.min <= v <= r.max):
-                    self.edit_refused.emit(f"parameter {r.name}: start {v:g} is outside "
-                                           f"[{r.min:g}, {r.max:g}]")
-                    return False
-                r.start = v
-                if v is None:
-                    r.fixed = False
-            else:
-                v = _parse_bound(text, -math.inf if col == _MIN else math.inf)
-                lo, hi = (v, r.max) if col == _MIN else (r.min, v)
-                if math.isnan(v) or lo > hi:
-                    self.edit_refused.emit(f"parameter {r.name}: min must not exceed max")
-                    return False
-                if r.start is not None and not (lo <= r.start <= hi):
-                    r.start = min(max(r.start, lo), hi)
-                r.min, r.max = lo, hi
-        except ValueError:
-            self.edit_refused.emit(f"parameter {r.name}: {text!r} is not a number")
+            after = self._document.edited_parameters(r.name, **change)
+        except ParameterError as exc:
+            self.edit_refused.emit(str(exc))
             return False
-        self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), _RESULT))
-        self.settings_changed.emit()
-        what = {_START: "start", _MIN: "min", _MAX: "max"}[col]
-        self._edited(before, f"Set {what} of {r.name}")
+        self._apply(after, text)
         return True

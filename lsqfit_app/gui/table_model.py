@@ -86,6 +86,9 @@ class TableModel(QAbstractTableModel):
         self._mask = table.mask
         #: True when a receiver of ``edit_requested`` applies typed edits (undoably)
         self.route_edits = False
+        #: the session Document the table belongs to: undo commands change it
+        #: inside ``document.recorded()`` (None: a table on its own)
+        self.document = None
         self._table.add_listener(self._on_table_changed)
 
     # ------------------------------------------------------------------ the table

@@ -1,19 +1,44 @@
-"""Undoable edits of the data table, for a :class:`QUndoStack`.
+"""Undoable edits of the document, for a :class:`QUndoStack`.
 
-Every command calls the table's own methods through the
+Table commands call the table's own methods through the
 :class:`~lsqfit_app.gui.table_model.TableModel` (which wraps structural
-changes in the begin/end notifications Qt needs) and remembers exactly what
-it needs to restore: old cell values, removed rows or columns with their
-masks, previous mask reasons.  The command text is what the Edit menu shows
-("Undo Paste 3 x 2 cells").
+changes in the begin/end notifications Qt needs) and remember exactly what
+they need to restore: old cell values, removed rows or columns with their
+masks, previous mask reasons.  Settings commands (parameter settings, the
+fit range) call the document's setters with the value before or after.  The
+command text is what the Edit menu shows ("Undo Paste 3 x 2 cells").
+
+Every command changes the document inside ``Document.recorded()``: the undo
+stack's clean state, not the document's ``modified`` flag, then says whether
+the change is saved.
 """
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from lsqfit_app.core.table import DEFAULT_MASK_REASON
 from lsqfit_app.gui.table_model import TableModel
+
+
+def _recorded(document):
+    return document.recorded() if document is not None else nullcontext()
+
+
+class _TableCommand(QUndoCommand):
+    """A table edit: subclasses implement ``_redo``/``_undo``, recorded by the document."""
+
+    _model: TableModel
+
+    def redo(self) -> None:
+        with _recorded(getattr(self._model, "document", None)):
+            self._redo()
+
+    def undo(self) -> None:
+        with _recorded(getattr(self._model, "document", None)):
+            self._undo()
 
 
 def _restore_masks(model: TableModel, rows: np.ndarray, reasons: dict[int, str]) -> None:
@@ -29,7 +54,7 @@ def _restore_masks(model: TableModel, rows: np.ndarray, reasons: dict[int, str])
         table.set_mask(masked, reason)
 
 
-class SetCellCommand(QUndoCommand):
+class SetCellCommand(_TableCommand):
     """Type a value into one cell."""
 
     def __init__(self, model: TableModel, row: int, column: int, value: float):
@@ -39,14 +64,14 @@ class SetCellCommand(QUndoCommand):
         self._new = float(value)
         self._old = model.table.cell(row, column + 1)
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         self._model.set_cell(self._row, self._column, self._new)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._model.set_cell(self._row, self._column, self._old)
 
 
-class SetBlockCommand(QUndoCommand):
+class SetBlockCommand(_TableCommand):
     """Paste a block of values with its top-left corner at (row, column).
 
     Rows beyond the end of the table are appended first (and removed again
@@ -68,13 +93,13 @@ class SetBlockCommand(QUndoCommand):
         for j in range(n_cols):
             self._old[:stop - row, j] = table.column(column + j + 1).values[row:stop]
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         table = self._model.table
         if self._added:
             self._model.insert_rows(table.n_rows, self._added)
         self._write(self._block)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._write(self._old)
         if self._added:
             table = self._model.table
@@ -91,21 +116,21 @@ class SetBlockCommand(QUndoCommand):
             table.set_values(key, values)
 
 
-class InsertRowsCommand(QUndoCommand):
+class InsertRowsCommand(_TableCommand):
     """Insert empty rows."""
 
     def __init__(self, model: TableModel, at: int, count: int = 1):
         super().__init__(f"Insert {count} row{'s' if count != 1 else ''}")
         self._model, self._at, self._count = model, at, count
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         self._model.insert_rows(self._at, self._count)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._model.remove_rows(self._at, self._count)
 
 
-class RemoveRowsCommand(QUndoCommand):
+class RemoveRowsCommand(_TableCommand):
     """Delete a contiguous range of rows, keeping their values and masks for undo."""
 
     def __init__(self, model: TableModel, first: int, count: int):
@@ -117,10 +142,10 @@ class RemoveRowsCommand(QUndoCommand):
         reasons = table.mask_reasons()
         self._reasons = {r: reasons[r] for r in range(first, first + count) if r in reasons}
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         self._model.remove_rows(self._first, self._count)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._model.insert_rows(self._first, self._count)
         table = self._model.table
         for i, saved in enumerate(self._values):
@@ -133,7 +158,7 @@ class RemoveRowsCommand(QUndoCommand):
             _restore_masks(self._model, np.array(list(self._reasons)), self._reasons)
 
 
-class InsertColumnCommand(QUndoCommand):
+class InsertColumnCommand(_TableCommand):
     """Insert a column (empty, given values, or computed from a formula)."""
 
     def __init__(self, model: TableModel, at: int, name: str, unit: str = "",
@@ -146,16 +171,16 @@ class InsertColumnCommand(QUndoCommand):
         if formula is not None:
             self._values = model.table.evaluate(formula)   # raises FormulaError before push
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         self._model.insert_column(self._at, self._name, self._values, self._unit)
         if self._formula is not None:
             self._model.table.set_formula(self._at + 1, self._formula)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._model.remove_column(self._at)
 
 
-class RemoveColumnCommand(QUndoCommand):
+class RemoveColumnCommand(_TableCommand):
     """Delete a column, keeping its name, unit, values and formula for undo."""
 
     def __init__(self, model: TableModel, column: int):
@@ -165,10 +190,10 @@ class RemoveColumnCommand(QUndoCommand):
         self._name, self._unit, self._formula = info.name, info.unit, info.formula
         self._values = info.values.copy()
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         self._model.remove_column(self._column)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._model.insert_column(self._column, self._name, self._values, self._unit)
         if self._formula is not None:
             try:
@@ -177,7 +202,7 @@ class RemoveColumnCommand(QUndoCommand):
                 pass
 
 
-class SetMaskCommand(QUndoCommand):
+class SetMaskCommand(_TableCommand):
     """Exclude (``masked=True``) or include rows; undo restores each row's old reason."""
 
     def __init__(self, model: TableModel, rows, masked: bool,
@@ -190,7 +215,7 @@ class SetMaskCommand(QUndoCommand):
         reasons = model.table.mask_reasons()
         self._old = {int(r): reasons[int(r)] for r in self._rows if int(r) in reasons}
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         if len(self._rows) == 0:
             return
         if self._masked:
@@ -198,12 +223,12 @@ class SetMaskCommand(QUndoCommand):
         else:
             self._model.table.clear_mask(self._rows)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         if len(self._rows):
             _restore_masks(self._model, self._rows, self._old)
 
 
-class RenameColumnCommand(QUndoCommand):
+class RenameColumnCommand(_TableCommand):
     """Rename a column and/or change its unit."""
 
     def __init__(self, model: TableModel, column: int, name: str, unit: str):
@@ -213,10 +238,10 @@ class RenameColumnCommand(QUndoCommand):
         self._old = (info.name, info.unit)
         self._new = (name, unit)
 
-    def redo(self) -> None:
+    def _redo(self) -> None:
         self._apply(*self._new)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         self._apply(*self._old)
 
     def _apply(self, name: str, unit: str) -> None:
@@ -225,24 +250,35 @@ class RenameColumnCommand(QUndoCommand):
         table.set_unit(self._column + 1, unit)
 
 
-class SettingsCommand(QUndoCommand):
-    """A change of fit settings (parameter starts/bounds/fixed, the fit x-range).
+class SetParametersCommand(QUndoCommand):
+    """A change of parameter settings (start, bounds, fixed; Guess; Use result as start)."""
 
-    The change has already been made when the command is pushed (the user
-    typed it, dragged it or pressed Guess), so the first redo does nothing;
-    later redo/undo calls ``apply`` with the state after or before.
-    """
-
-    def __init__(self, apply, before, after, text: str):
+    def __init__(self, document, before, after, text: str, fit: int | None = None):
         super().__init__(text)
-        self._apply, self._before, self._after = apply, before, after
-        self._done = True
+        self._document, self._fit = document, fit
+        self._before, self._after = tuple(before), tuple(after)
 
     def redo(self) -> None:
-        if self._done:
-            self._done = False
-            return
-        self._apply(self._after)
+        with self._document.recorded():
+            self._document.set_parameters(self._after, self._fit)
 
     def undo(self) -> None:
-        self._apply(self._before)
+        with self._document.recorded():
+            self._document.set_parameters(self._before, self._fit)
+
+
+class SetFitRangeCommand(QUndoCommand):
+    """Turn the fit x-range on or off, or move it."""
+
+    def __init__(self, document, before, after, text: str, fit: int | None = None):
+        super().__init__(text)
+        self._document, self._fit = document, fit
+        self._before, self._after = before, after
+
+    def redo(self) -> None:
+        with self._document.recorded():
+            self._document.set_fit_range(self._after, self._fit)
+
+    def undo(self) -> None:
+        with self._document.recorded():
+            self._document.set_fit_range(self._before, self._fit)

@@ -72,7 +72,9 @@ class Project:
     result : dict or None
         The last fit result as plain data.
     metadata : dict
-        Free, JSON-able information (source file, notes).
+        Free, JSON-able information: the fit range, the source file and its
+        import options, whether the result is current, the file an autosave
+        stands for (:mod:`lsqfit_app.session.project` reads and writes them).
     """
 
     table: Table

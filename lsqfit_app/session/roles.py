@@ -27,6 +27,7 @@ constants ``pi``/``e`` when a column has that name.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -140,11 +141,13 @@ class Selection:
     sigma: np.ndarray | None
     labels: dict = field(default_factory=dict)
     excluded: np.ndarray | None = None
+    #: the first x column (the plot's axis; a fit range applies to it)
+    axis: np.ndarray | None = None
 
 
 def _response(table, text: str):
     """(values, label, column info or None, names of the columns used) of ``-y``."""
-    from lsqfit_app.core.expression import compile_column_expression
+    from lsqfit_app.core.expression_parser import compile_column_expression
 
     try:
         info = resolve_column(table, text)
@@ -175,6 +178,11 @@ def _x_column(table, key: str):
     if not info.numeric:
         raise InputError(f"column {info.name!r} holds text, not numbers; it cannot be x")
     return info
+
+
+def x_column_names(table, keys: Sequence[str]) -> tuple[str, ...]:
+    """The names of the x columns given by name, 1-based number or identifier."""
+    return tuple(_x_column(table, key).name for key in keys)
 
 
 def select(table, roles: Roles, model_spec: str) -> Selection:
@@ -227,12 +235,13 @@ def select(table, roles: Roles, model_spec: str) -> Selection:
     if sigma_label:
         labels["sigma"] = sigma_label
     excluded = np.array(table.mask, dtype=bool)
-    return Selection(model, x, y, sigma, labels, excluded)
+    axis = np.asarray(x_infos[0].values, dtype=float) if x_infos else None
+    return Selection(model, x, y, sigma, labels, excluded, axis)
 
 
 def _parsed_or_none(text: str):
     from lsqfit_app.core.errors import FormulaError
-    from lsqfit_app.core.expression import parse_expression
+    from lsqfit_app.core.expression_parser import parse_expression
 
     try:
         return parse_expression(text)
@@ -310,19 +319,27 @@ class _NameContext:
                     + f", to use the constant write {literal}")
 
 
-def build_parameters(model, specs: Sequence[ParamSpec]) -> list[Parameter]:
-    """Merge the user's settings with the model's bound hints."""
-    hints = model.param_hints()
+def specs_by_name(specs: Sequence[ParamSpec], names: Sequence[str], model_name: str
+                  ) -> dict[str, ParamSpec]:
+    """The settings by parameter name (the last one wins); ParameterError for a name the
+    model lacks or a parameter both set and fixed."""
     by_name: dict[str, ParamSpec] = {}
     for spec in specs:
-        if spec.name not in model.param_names:
+        if spec.name not in names:
             raise ParameterError(
-                f"unknown parameter {spec.name!r}; the model {model.name!r} has "
-                f"{', '.join(model.param_names)}")
+                f"unknown parameter {spec.name!r}; the model {model_name!r} has "
+                f"{', '.join(names) or 'no parameters'}")
         prev = by_name.get(spec.name)
         if prev is not None and prev.fixed != spec.fixed:
             raise ParameterError(f"parameter {spec.name!r} is both set and fixed")
         by_name[spec.name] = spec
+    return by_name
+
+
+def build_parameters(model, specs: Sequence[ParamSpec]) -> list[Parameter]:
+    """Merge the user's settings with the model's bound hints."""
+    hints = model.param_hints()
+    by_name = specs_by_name(specs, model.param_names, model.name)
     params = []
     for name in model.param_names:
         hint = hints.get(name)
@@ -345,9 +362,47 @@ def build_parameters(model, specs: Sequence[ParamSpec]) -> list[Parameter]:
 
 def make_problem(table, roles: Roles, model_spec: str, specs: Sequence[ParamSpec] = (),
                  weights: str = "none", loss: str = "linear", f_scale: float = 1.0) -> FitProblem:
+    """The FitProblem of a table, roles, a model and the command line's parameter settings."""
     sel = select(table, roles, model_spec)
     params = build_parameters(sel.model, specs)
+    return problem_from_selection(sel, params, weights=weights, loss=loss, f_scale=f_scale)
+
+
+def problem_from_selection(sel: Selection, params: Sequence[Parameter], *, weights: str = "none",
+                           loss: str = "linear", f_scale: float = 1.0,
+                           fit_range: tuple[float, float] | None = None) -> FitProblem:
+    """The FitProblem of resolved data and parameters; points outside ``fit_range`` are left out."""
     if sel.sigma is not None and weights != "none":
         raise InputError("give either a sigma column or --weights, not both")
-    return FitProblem.create(sel.model, sel.x, sel.y, params, sigma=sel.sigma, weights=weights,
-                             excluded=sel.excluded, loss=loss, f_scale=f_scale, labels=sel.labels)
+    excluded = sel.excluded
+    if fit_range is not None and sel.axis is not None:
+        excluded = excluded | outside_range(sel.axis, fit_range)
+    return FitProblem.create(sel.model, sel.x, sel.y, list(params), sigma=sel.sigma,
+                             weights=weights, excluded=excluded, loss=loss, f_scale=f_scale,
+                             labels=sel.labels)
+
+
+def outside_range(x: np.ndarray, fit_range: tuple[float, float] | None) -> np.ndarray:
+    """Which points lie outside the fit x-range (none without a range)."""
+    if fit_range is None:
+        return np.zeros(len(x), dtype=bool)
+    lo, hi = fit_range
+    with np.errstate(invalid="ignore"):
+        return (x < lo) | (x > hi)
+
+
+_SIGMA_NAMES = re.compile(r"^(sigma|sd|std|err|error|unc|uncertainty|dy|s_?y|u)\b", re.I)
+
+
+def default_roles(table) -> tuple[str | None, str | None, str | None]:
+    """(x, y, sigma) for a freshly opened table: the first two numeric columns,
+    and a third whose name says it is an uncertainty ("sigma", "err", "dy"...)."""
+    names = table.numeric_names()
+    x = names[0] if names else None
+    y = names[1] if len(names) > 1 else None
+    sigma = None
+    for name in names[2:]:
+        if _SIGMA_NAMES.match(name.strip()):
+            sigma = name
+            break
+    return x, y, sigma

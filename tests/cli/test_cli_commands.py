@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lsqfit_app import cli
+from lsqfit_app import cli, launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def gui_calls(monkeypatch, tmp_path):
     """Record what would open the GUI instead of opening it; run in an empty folder."""
     calls = []
-    monkeypatch.setattr(cli, "_run_gui", lambda argv: calls.append(list(argv)) or 0)
+    monkeypatch.setattr(launcher, "run_gui", lambda argv: calls.append(list(argv)) or 0)
     monkeypatch.chdir(tmp_path)
     return calls
 
@@ -28,7 +28,7 @@ def gui_calls(monkeypatch, tmp_path):
 ])
 def test_a_mistyped_command_is_a_usage_error_with_a_suggestion(gui_calls, capsys, word,
                                                                suggestion):
-    assert cli.main([word, "data.csv"]) == 2
+    assert launcher.main([word, "data.csv"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     expected = f"lsqfit-app: error: unknown command '{word}'; did you mean '{suggestion}'?"
@@ -37,7 +37,7 @@ def test_a_mistyped_command_is_a_usage_error_with_a_suggestion(gui_calls, capsys
 
 
 def test_an_unknown_word_lists_the_commands(gui_calls, capsys):
-    assert cli.main(["zzz"]) == 2
+    assert launcher.main(["zzz"]) == 2
     err = capsys.readouterr().err
     assert "unknown command 'zzz'" in err
     for command in cli.COMMANDS:
@@ -48,7 +48,7 @@ def test_an_unknown_word_lists_the_commands(gui_calls, capsys):
 
 @pytest.mark.parametrize("word", ["batch", "global"])
 def test_a_command_of_a_later_version_is_named_as_such(gui_calls, capsys, word):
-    assert cli.main([word, "x.csv", "--model", "line"]) == 2
+    assert launcher.main([word, "x.csv", "--model", "line"]) == 2
     err = capsys.readouterr().err
     assert f"'{word}' is not a command of lsqfit-app" in err
     assert "fit" in err
@@ -57,7 +57,7 @@ def test_a_command_of_a_later_version_is_named_as_such(gui_calls, capsys, word):
 
 @pytest.mark.parametrize("path", ["data.csv", "fti.csv", "sub/data", "./peak", "results.lsqfit"])
 def test_a_missing_file_is_named(gui_calls, capsys, path):
-    assert cli.main([path]) == 2
+    assert launcher.main([path]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"lsqfit-app: error: no such file: {path}"
     assert gui_calls == []
@@ -65,18 +65,18 @@ def test_a_missing_file_is_named(gui_calls, capsys, path):
 
 def test_a_folder_is_not_a_file(gui_calls, capsys, tmp_path):
     (tmp_path / "runs").mkdir()
-    assert cli.main(["runs"]) == 2
+    assert launcher.main(["runs"]) == 2
     assert "runs is a folder" in capsys.readouterr().err
     assert gui_calls == []
 
 
 def test_extra_arguments_after_the_gui_file_are_refused(gui_calls, capsys, tmp_path):
     (tmp_path / "data.csv").write_text("x,y\n1,2\n2,3\n", encoding="utf-8")
-    assert cli.main(["data.csv", "--model", "x"]) == 2
+    assert launcher.main(["data.csv", "--model", "x"]) == 2
     err = capsys.readouterr().err
     assert "--model x" in err and "data.csv" in err
     assert "lsqfit-app fit data.csv --model x" in err      # what was probably meant
-    assert cli.main(["data.csv", "other.csv"]) == 2
+    assert launcher.main(["data.csv", "other.csv"]) == 2
     assert "other.csv" in capsys.readouterr().err
     assert gui_calls == []
 
@@ -84,17 +84,17 @@ def test_extra_arguments_after_the_gui_file_are_refused(gui_calls, capsys, tmp_p
 def test_an_existing_file_and_no_argument_open_the_gui(gui_calls, tmp_path):
     (tmp_path / "data.csv").write_text("x,y\n1,2\n2,3\n", encoding="utf-8")
     (tmp_path / "notes").write_text("x y\n1 2\n", encoding="utf-8")   # no suffix, still a file
-    assert cli.main(["data.csv"]) == 0
-    assert cli.main(["notes"]) == 0
-    assert cli.main([]) == 0
+    assert launcher.main(["data.csv"]) == 0
+    assert launcher.main(["notes"]) == 0
+    assert launcher.main([]) == 0
     assert gui_calls == [["data.csv"], ["notes"], []]
 
 
 def test_commands_and_options_still_go_to_the_parser(gui_calls, capsys):
-    assert cli.main(["models"]) == 0
+    assert launcher.main(["models"]) == 0
     assert "gaussian" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stop:        # argparse's own exit, status 2
-        cli.main(["--bogus"])
+        launcher.main(["--bogus"])
     assert stop.value.code == 2
     assert "--bogus" in capsys.readouterr().err
     assert gui_calls == []
@@ -107,3 +107,13 @@ def test_python_m_gives_the_same_usage_error():
     assert proc.returncode == 2
     assert proc.stderr.strip() == "lsqfit-app: error: unknown command 'fti'; did you mean 'fit'?"
     assert "Traceback" not in proc.stderr
+
+
+def test_the_headless_commands_never_open_the_window(gui_calls, capsys):
+    # lsqfit_app.cli.main runs commands only; choosing the window is the launcher's
+    assert cli.main([]) == 2
+    assert "usage" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["data.csv"])
+    assert stop.value.code == 2
+    assert gui_calls == []

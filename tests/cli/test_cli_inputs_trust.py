@@ -255,7 +255,7 @@ def test_formula_names_offer_x_only_when_no_column_is_called_x():
 
 # ---------------------------------------------------------------- projects
 
-def test_fit_and_table_on_a_project_say_it_is_a_project(capsys, tmp_path):
+def test_table_on_a_project_says_it_is_a_project_and_fit_refits_it(capsys, tmp_path):
     from lsqfit_app.core.table import Table
     from lsqfit_app.io.project import Project, save_project
 
@@ -267,10 +267,13 @@ def test_fit_and_table_on_a_project_say_it_is_a_project(capsys, tmp_path):
     renamed = tmp_path / "work.json"
     renamed.write_bytes(project.read_bytes())
     for path in (project, renamed):
-        for argv in (["fit", path, "--model", "line"], ["table", path]):
-            code, out, err = run(capsys, *argv)
-            _bad(code, out, err)
-            assert "project" in err and str(path) in err
+        code, out, err = run(capsys, "table", path)
+        _bad(code, out, err)
+        assert "project" in err and str(path) in err
+        # a renamed project is still known by its content, and refitted
+        code, out, err = run(capsys, "fit", path, "--json")
+        assert code == 0, err
+        assert json.loads(out)["model"]["name"] == "line"
 
 
 # ---------------------------------------------------------------- conventions

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lsqfit_app import cli
+from lsqfit_app import launcher
 from lsqfit_app.gui import platform_check as pc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def _needed_closure(plugin: Path) -> set[str]:
 def test_missing_xcb_libraries_give_one_message_and_exit_2(x11_session, no_gui_start,
                                                             monkeypatch, capsys):
     monkeypatch.setattr(pc, "_missing_by_ldd", lambda plugin: list(XCB_TRIO))
-    assert cli.main([]) == 2
+    assert launcher.main([]) == 2
     assert not no_gui_start                      # no QApplication was attempted
     out, err = capsys.readouterr()
     assert out == ""
@@ -94,7 +94,7 @@ def test_without_ldd_the_elf_files_are_read_and_each_library_looked_up(x11_sessi
     # the Qt libraries beside the plugin are found on its RUNPATH, not asked of the loader
     assert "libQt6XcbQpa.so.6" not in asked and "libxcb-cursor.so.0" in asked
     peak = ROOT / "resources" / "examples" / "peak.csv"
-    assert cli.main([str(peak)]) == 2
+    assert launcher.main([str(peak)]) == 2
     err = capsys.readouterr().err
     apt = next(line for line in err.splitlines() if "sudo apt-get install" in line)
     dnf = next(line for line in err.splitlines() if "sudo dnf install" in line)
@@ -117,7 +117,7 @@ def test_a_plugin_without_its_qt_libraries_says_reinstall_pyside6(x11_session, t
     assert "libQt6XcbQpa.so.6" in pc.missing_libraries(fake / pc.XCB_PLUGIN)
     monkeypatch.setattr(pc.shutil, "which", lambda cmd: None)
     assert "libQt6XcbQpa.so.6" in pc.missing_libraries(fake / pc.XCB_PLUGIN)
-    assert cli.main([]) == 2
+    assert launcher.main([]) == 2
     err = capsys.readouterr().err
     assert "libQt6XcbQpa.so.6" in err and "reinstall" in err and str(fake) in err
     # PySide6's own libraries are no system packages: none is made up for them

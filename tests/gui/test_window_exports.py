@@ -1,4 +1,4 @@
-"""File > Export and Copy results from the window (issue 4's GUI entries)."""
+"""File > Export and Copy results from the window."""
 import csv
 import subprocess
 import sys
