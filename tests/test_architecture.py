@@ -37,7 +37,7 @@ def test_nothing_imports_the_gui_except_the_gui_and_the_launcher():
         if (PACKAGE / "gui") in path.parents:
             continue
         for line, name in _imports(path):
-            if name.startswith("lsqfit_app.gui") and path.name != "__init__.py":
+            if name.startswith("lsqfit_app.gui") and path != PACKAGE / "launcher.py":
                 offenders.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert not offenders, "\n".join(offenders)
 
@@ -99,3 +99,14 @@ def test_every_subpackage_is_listed_in_pyproject():
     listed = set(config["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
     assert found <= listed, f"add to pyproject packages: {sorted(found - listed)}"
+
+
+def test_the_layer_contract_holds():
+    # gui -> cli -> session -> report | io -> solvers -> models -> core, as
+    # pyproject.toml's [tool.importlinter] states it (function-level imports count)
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from importlinter.cli import lint_imports; "
+         "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))"],
+        cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
