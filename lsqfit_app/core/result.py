@@ -107,13 +107,13 @@ def _clean(v):
 
 
 #: FitResult's per-row arrays (and the model): for plots, bands and exports, not the JSON
-_NOT_IN_JSON = frozenset({"param_names", "model", "fitted", "residuals", "weighted_residuals",
+_NOT_IN_JSON = frozenset({"param_names", "model", "fitted", "residuals",
                           "standardized_residuals", "used", "row_sigma", "data_x"})
 #: FitResult fields whose JSON key DESIGN.md names differently
 _JSON_NAMES = {"elapsed": "elapsed_seconds", "uncertainty_note": "uncertainty"}
 #: FitResult's array fields, made read-only views in ``__post_init__``
-_ARRAYS = ("covariance", "correlation", "fitted", "residuals", "weighted_residuals",
-           "standardized_residuals", "used", "row_sigma")
+_ARRAYS = ("covariance", "correlation", "fitted", "residuals", "standardized_residuals",
+           "used", "row_sigma")
 
 
 def _read_only(values) -> np.ndarray:
@@ -167,7 +167,6 @@ class FitResult:
     correlation: np.ndarray
     fitted: np.ndarray              # model at every row (NaN where x is missing)
     residuals: np.ndarray           # y - fitted, every row
-    weighted_residuals: np.ndarray  # (y - fitted) / sigma
     standardized_residuals: np.ndarray
     used: np.ndarray                # rows in the fit
     uncertainty_note: str
@@ -204,6 +203,17 @@ class FitResult:
     @property
     def converged(self) -> bool:
         return self.status.converged
+
+    @property
+    def weighted_residuals(self) -> np.ndarray:
+        """(y - fitted) / sigma_i of every row (the residuals themselves when unweighted).
+
+        Computed when asked, not stored: on big data a row array is megabytes,
+        and the app's own outputs do not need this one.
+        """
+        if self.row_sigma is None:
+            return self.residuals
+        return _read_only(self.residuals / self.row_sigma)
 
     @property
     def values(self) -> np.ndarray:

@@ -129,9 +129,12 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
         lev, rank_a = streamed.leverage, n_free
     else:
         cov_a, notes_a, rank_a, lev = _curvature(Jf, active_cols, act_names, lin)
-    # the Jacobians are done with (the solver's stays in ``lin``): on big data
-    # each is several vectors of the data's size, and the result's own come next
-    J = Jf = None
+    # the Jacobians are done with: on big data each is several vectors of the
+    # data's size, and the result's own arrays come next.  The solver's (in
+    # ``lin``, the outcome and the Objective's cache) go too; f_u and r_w stay.
+    J = Jf = lin = None
+    outcome.linearization = None
+    obj.forget_evaluations()
     # parameters the data determine: the free ones less J's rank deficiency
     # (an unknown rank, J not finite, counts every free parameter)
     n_est = n_free - (len(act_list) - rank_a if rank_a is not None else 0)
@@ -141,6 +144,7 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
     weighted = problem.weighting != "none"
     w = obj.inv_sigma * obj.inv_sigma if obj.weighted else None
     gof = goodness_of_fit(y_u, w, r_w, n_est, absolute, weighted, centered, obj.sigma)
+    w = None
     objective = gof["sse"] if problem.loss == "linear" else obj.objective_of(r_w)
 
     # s2: the variance of one observation in units of its sigma^2; the
@@ -223,10 +227,9 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
     all_used = n_used == problem.n
     fitted = f_u if all_used else model.eval(full, problem.x)
     residuals = problem.y - fitted
-    # each row's sigma (computed for poisson/relative weights): once, for both uses
+    # each row's sigma (computed for poisson/relative weights), kept for bands
+    # and the weighted residuals (FitResult.weighted_residuals)
     row_sigma = None if problem.weighting == "none" else problem.point_sigma()
-    # unweighted, the two are the same numbers: one read-only array serves both
-    weighted_res = residuals if row_sigma is None else residuals / row_sigma
     scale = math.sqrt(s2) if math.isfinite(s2) and s2 > 0 else math.nan
     # standardized by the leverage too: r_i / (s sqrt(1 - h_ii)) over used rows,
     # in one buffer (the same operations as the expression, without four
@@ -252,7 +255,7 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
         parameters=tuple(params), status=status, message=message, solver=solver,
         loss=problem.loss, iterations=obj.iterations, evaluations=obj.nfev, elapsed=elapsed,
         history=tuple(obj.history), statistics=stats, covariance=cov, correlation=corr,
-        fitted=fitted, residuals=residuals, weighted_residuals=weighted_res,
+        fitted=fitted, residuals=residuals,
         standardized_residuals=std_res, used=used, uncertainty_note=uncertainty_note(problem),
         weighting=problem.weighting, model=model, options=options,
         minpack_info=outcome.minpack_info, scipy_status=outcome.scipy_status,

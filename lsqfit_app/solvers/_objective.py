@@ -339,6 +339,11 @@ class Objective:
 
         return residuals, jacobian_rows
 
+    def forget_evaluations(self) -> None:
+        """Let go of the cached evaluations (once the result is computed: on big
+        data each holds a Jacobian several times the data's size)."""
+        self._last = self._kept = None
+
     def cached(self, theta: np.ndarray) -> Evaluation | None:
         """The evaluation at theta when it was the last one or the last kept
         (the point LM last accepted, :meth:`minpack_callbacks`)."""

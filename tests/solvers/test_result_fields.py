@@ -132,3 +132,15 @@ def test_a_restored_result_keeps_the_options_and_codes_it_was_saved_with():
     del saved["options"], saved["minpack_info"]
     older = restore_result(problem, saved)
     assert older.options == SolverOptions() and older.minpack_info is None
+
+
+def test_weighted_residuals_are_the_residuals_over_each_rows_sigma():
+    rng = np.random.default_rng(9)
+    x = np.linspace(-5, 5, 60)
+    sigma = rng.uniform(0.02, 0.1, x.size)
+    y = 3 * np.exp(-(x - 0.4) ** 2 / 2) + 0.5 + rng.normal(0, 1, x.size) * sigma
+    weighted = fit(FitProblem.create(make_model("gaussian+poly0"), x, y, sigma=sigma))
+    np.testing.assert_array_equal(weighted.weighted_residuals, weighted.residuals / sigma)
+    assert not weighted.weighted_residuals.flags.writeable
+    plain = fit(FitProblem.create(make_model("gaussian+poly0"), x, y))
+    assert plain.weighted_residuals is plain.residuals
