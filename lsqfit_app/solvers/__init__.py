@@ -45,6 +45,8 @@ RACE_METHODS = ("closed-form", "gradient-descent", "lbfgs", "lm", "trf")
 MESSAGES = {
     "converged": (FitStatus.CONVERGED, "Converged: the relative change of the objective and "
                   "parameters fell below the tolerance."),
+    "converged_first_order": (FitStatus.CONVERGED, "Converged to the solver's tolerance: the "
+                              "objective fell by less than ftol over two iterations"),
     "converged_rounding": (FitStatus.CONVERGED, "Converged: no step can improve the fit "
                            "measurably (a Gauss-Newton step would change the objective by less "
                            "than its rounding error, or the parameters by less than 1e-10)."),
@@ -240,11 +242,14 @@ def fit(problem: FitProblem, method: str = "auto", *,
 
 
 def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
-    t0 = time.perf_counter()
-    start = resolve_starts(problem, cancel)
     chosen = method
     if method == "auto":
         chosen = "closed-form" if closed_form_applies(problem) and not _bounds_active(problem) else "auto"
+    # the algorithm's module is imported on first use (scipy's L-BFGS-B takes
+    # ~0.1 s): before the clock starts, so a result's time is the fit's own
+    runner = _runner(chosen)
+    t0 = time.perf_counter()
+    start = resolve_starts(problem, cancel)
     obj = Objective(problem, start, solver=chosen if chosen != "auto" else "auto",
                     on_iteration=on_iteration, cancel=cancel,
                     max_iterations=options.max_iterations)
@@ -257,7 +262,7 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
         elif obj.n_free == 0:
             outcome = Outcome(obj.theta0, "all_fixed")
         else:
-            outcome = _runner(chosen)(obj, options)
+            outcome = runner(obj, options)
         if chosen == "closed-form" and outcome.status == "converged":
             outcome.status = "closed_form"
             # closed form ignores bounds: fall back when its answer violates one
@@ -277,7 +282,8 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
         if not np.isfinite(obj.best_objective):
             outcome.theta = obj.theta0
     status, message = MESSAGES.get(outcome.status, MESSAGES["not_converged"])
-    if outcome.detail and status is not FitStatus.CONVERGED:
+    if outcome.detail and (status is not FitStatus.CONVERGED
+                           or outcome.status == "converged_first_order"):
         # details are in our words (each solver module translates its library's)
         message = f"{message} ({outcome.detail})"
     return build_result(problem, obj, outcome, status, message, outcome.solver or chosen, start,
