@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lsqfit_app.report import figures
+from lsqfit_app.report import figures, reduction
 
 
 def _data(seed, n):
@@ -18,10 +18,10 @@ def _data(seed, n):
 @pytest.mark.parametrize("block", [997, 4096])
 def test_column_extremes_blocks_match_one_pass(monkeypatch, block):
     x, y = _data(11, 30_000)
-    monkeypatch.setattr(figures, "BLOCK", 10 ** 9)
-    whole = figures.column_extremes(x, y, columns=300)
-    monkeypatch.setattr(figures, "BLOCK", block)
-    blocked = figures.column_extremes(x, y, columns=300)
+    monkeypatch.setattr(reduction, "BLOCK", 10 ** 9)
+    whole = reduction.column_extremes(x, y, columns=300)
+    monkeypatch.setattr(reduction, "BLOCK", block)
+    blocked = reduction.column_extremes(x, y, columns=300)
     np.testing.assert_array_equal(blocked, whole)
     assert np.all(np.isfinite(x[blocked]) & np.isfinite(y[blocked]))
     # every outlier is kept
@@ -29,12 +29,12 @@ def test_column_extremes_blocks_match_one_pass(monkeypatch, block):
 
 
 def test_column_extremes_ties_first_low_last_high(monkeypatch):
-    monkeypatch.setattr(figures, "BLOCK", 100)
+    monkeypatch.setattr(reduction, "BLOCK", 100)
     n = 1000
     x = np.linspace(0.0, 1.0, n)
     y = np.zeros(n)
     # one column: every y equal -> first row is the lowest, last the highest
-    keep = figures.column_extremes(x, y, columns=1)
+    keep = reduction.column_extremes(x, y, columns=1)
     np.testing.assert_array_equal(keep, [0, n - 1])
 
 
@@ -43,16 +43,16 @@ def test_density_blocks_match_histogram2d(monkeypatch):
     finite = np.isfinite(x) & np.isfinite(y)
     bounds = (float(x[finite].min()), float(x[finite].max()),
               float(y[finite].min()), float(y[finite].max()))
-    expect, _, _ = np.histogram2d(x[finite], y[finite], bins=figures.DENSITY_BINS,
+    expect, _, _ = np.histogram2d(x[finite], y[finite], bins=reduction.DENSITY_BINS,
                                   range=(bounds[:2], bounds[2:]))
-    monkeypatch.setattr(figures, "BLOCK", 1234)
-    np.testing.assert_array_equal(figures._density(x, y, finite, bounds), expect)
-    assert figures._masked_range(x, finite) == bounds[:2]
+    monkeypatch.setattr(reduction, "BLOCK", 1234)
+    np.testing.assert_array_equal(reduction.density_counts(x, y, finite, bounds), expect)
+    assert reduction.masked_range(x, finite) == bounds[:2]
 
 
 def test_density_image_is_log_scaled_colour_with_empty_cells_clear():
     counts = np.array([[0.0, 1.0], [10.0, 100.0]])
-    rgba = figures._density_rgba(counts, "#0072B2")
+    rgba = reduction.density_rgba(counts, "#0072B2")
     assert rgba.dtype == np.uint8 and rgba.shape == (2, 2, 4)
     assert rgba[0, 0, 3] == 0                       # empty: transparent
     np.testing.assert_array_equal(rgba[0, 1], [217, 217, 217, 255])  # one point: light grey
@@ -68,10 +68,10 @@ def test_qq_points_are_probplots_quantiles_and_presorted_gives_the_same():
     rng = np.random.default_rng(41)
     z = rng.standard_t(4, 57)
     (osm, osr), _ = stats.probplot(z)
-    got_m, got_r = figures.qq_points(z)
+    got_m, got_r = reduction.qq_points(z)
     np.testing.assert_allclose(got_m, osm, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got_r, osr)
-    pre_m, pre_r = figures.qq_points(np.sort(z), presorted=True)
+    pre_m, pre_r = reduction.qq_points(np.sort(z), presorted=True)
     np.testing.assert_array_equal(pre_m, got_m)
     np.testing.assert_array_equal(pre_r, got_r)
 

@@ -149,8 +149,8 @@ def test_markdown_shows_hostile_text_as_text(tmp_path):
 
 
 def test_big_data_figures_are_reduced_faithfully(tmp_path):
-    from lsqfit_app.report.figures import (COLUMNS, column_extremes, figure_bytes,
-                                           make_figure, qq_points)
+    from lsqfit_app.report.figures import figure_bytes, make_figure
+    from lsqfit_app.report.reduction import COLUMNS, column_extremes, qq_points
 
     n = 200_000
     result, problem = _fit({"x": "t", "y": "y"}, n=n, seed=10, outlier=True)
@@ -177,7 +177,7 @@ def test_big_data_figures_are_reduced_faithfully(tmp_path):
 def test_qq_points_match_scipy_for_small_samples():
     from scipy import stats
 
-    from lsqfit_app.report.figures import qq_points
+    from lsqfit_app.report.reduction import qq_points
 
     z = np.random.default_rng(4).normal(size=300)
     (osm, osr), _ = stats.probplot(z, dist="norm")
