@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -95,6 +95,22 @@ class Model(ABC):
     def eval_and_jacobian(self, p: np.ndarray, x: Predictors) -> tuple[np.ndarray, np.ndarray]:
         """Both at once; subclasses override when they can share work."""
         return self.eval(p, x), self.jacobian(p, x)
+
+    def jacobian_at(self, x: Predictors) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """``evaluate(p) -> eval_and_jacobian(p, x)`` at fixed predictors x.
+
+        Solvers evaluate the same predictors many times: a model that checks
+        or prepares them before each evaluation (a sum of lineshapes takes
+        its x array out of the mapping) overrides this to do it once.  The
+        J returned need only stay valid until the next call (an override may
+        reuse one buffer): callers weigh it into arrays of their own at once.
+        """
+        eval_and_jacobian = self.eval_and_jacobian
+
+        def evaluate(p):
+            return eval_and_jacobian(p, x)
+
+        return evaluate
 
     def eval_and_jacobian_rows(self, p: np.ndarray, x: Predictors, rows: np.ndarray) -> np.ndarray:
         """The values, with the Jacobian written transposed into ``rows``

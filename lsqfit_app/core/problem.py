@@ -55,6 +55,8 @@ class FitProblem:
     f_scale: float = 1.0
     labels: Mapping[str, str] = field(default_factory=dict)
     used_mask: np.ndarray | None = field(default=None, repr=False)
+    #: the number of used rows, counted once by :meth:`create` (None: count when asked)
+    used_count: int | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------
     @classmethod
@@ -140,15 +142,14 @@ class FitProblem:
                 raise InputError(f"relative weights need y != 0; y is 0 in rows {_rows_text(bad)}")
 
         settings = _merge_params(model, params)
-        problem = cls(
-            model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
-            excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
-            used_mask=used)
         n_free = sum(not p.fixed for p in settings)
         n_used = n if all_used or used.all() else int(np.count_nonzero(used))
         if n_used < max(n_free, 1):
             raise InputError(f"too few points: {n_used} usable points for {n_free} free parameters")
-        return problem
+        return cls(
+            model=model, x=xs, y=y, params=settings, sigma=sigma, weighting=weighting,
+            excluded=excl, loss=loss, f_scale=float(f_scale), labels=dict(labels or {}),
+            used_mask=used, used_count=n_used)
 
     # ------------------------------------------------------------------
     @property
@@ -169,6 +170,8 @@ class FitProblem:
 
     @property
     def n_used(self) -> int:
+        if self.used_count is not None:
+            return self.used_count
         return int(np.count_nonzero(self.used))
 
     @property
@@ -192,9 +195,9 @@ class FitProblem:
 
     def used_data(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """(x, y, sigma) restricted to the used rows."""
-        used = self.used
-        if used.all():
+        if self.n_used == self.n:
             return dict(self.x), self.y, self.point_sigma()
+        used = self.used
         return ({k: v[used] for k, v in self.x.items()}, self.y[used], self.point_sigma()[used])
 
     @property

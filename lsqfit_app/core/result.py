@@ -119,10 +119,13 @@ _ARRAYS = ("covariance", "correlation", "fitted", "residuals", "standardized_res
 def _read_only(values) -> np.ndarray:
     """A read-only view of ``values`` (the array viewed keeps its own flags),
     or ``values`` itself when it is a read-only array already."""
-    if isinstance(values, np.ndarray) and not values.flags.writeable:
-        return values
-    view = values.view() if isinstance(values, np.ndarray) else np.asarray(values)
-    view.flags.writeable = False
+    if isinstance(values, np.ndarray):
+        if not values.flags.writeable:
+            return values
+        view = values.view()
+    else:
+        view = np.asarray(values)
+    view.setflags(write=False)
     return view
 
 
@@ -197,8 +200,10 @@ class FitResult:
             if values is not None:
                 object.__setattr__(self, name, _read_only(values))
         x = self.data_x
-        if x is not None and any(_read_only(v) is not v for v in x.values()):
-            object.__setattr__(self, "data_x", {k: _read_only(v) for k, v in x.items()})
+        if x is not None:
+            views = {k: _read_only(v) for k, v in x.items()}
+            if any(view is not v for view, v in zip(views.values(), x.values())):
+                object.__setattr__(self, "data_x", views)
 
     @property
     def converged(self) -> bool:

@@ -218,7 +218,7 @@ def well_conditioned_curvature(J: np.ndarray, R: np.ndarray):
     # |D R^-1|_F^2 = sum_i D_i^2 |row i of R^-1|^2, D_i^2 = |column i of R|^2,
     # and |row i of R^-1|^2 is the covariance's diagonal: one sum
     # over R_ij^2 cov_jj (a threshold test, not a result)
-    bound = 4.0 * p * float(np.einsum("ij,ij,j->", R, R, cov.diagonal()))
+    bound = 4.0 * p * float(np.vdot(R, R * cov.diagonal()))
     if not bound * (max(m, p) * _EPS) ** 2 < 1.0:
         return None
     return cov, row_norms2(J, r_inv)

@@ -34,6 +34,7 @@ first nonlinear parameter) so that gaussian1 is the left-most peak.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -162,13 +163,40 @@ class SumModel(Model):
         return self.eval_and_jacobian(p, x)[1]
 
     def eval_and_jacobian(self, p, x):
-        if self._shapes is not None and type(x) is dict:
-            xv = x.get("x")
-            if type(xv) is np.ndarray and xv.dtype == np.float64 and xv.ndim == 1:
-                try:
-                    return self._eval_shapes(p, xv)
-                except ZeroDivisionError:
-                    pass   # a width of exactly 0: the general path gives inf/NaN instead
+        return self.jacobian_at(x)(p)
+
+    def jacobian_at(self, x):
+        """``evaluate(p) -> (f, J)`` at predictors x.
+
+        When every array part is a lineshape and x is one float array (checked
+        here, once for all the evaluations of a fit), the shapes are called
+        with the parameters as Python floats and write their Jacobian rows in
+        place into one buffer, made here with the offsets' rows set to ones:
+        its J is valid until the next call, which is all a solver needs (it
+        weighs J into arrays of its own at once).  Otherwise each part is
+        evaluated into a fresh buffer (:meth:`_eval_parts`).
+        """
+        xv = x.get("x") if self._shapes is not None and type(x) is dict else None
+        if not (type(xv) is np.ndarray and xv.dtype == np.float64 and xv.ndim == 1):
+            return functools.partial(self._eval_parts, x=x)
+        jac = self._jacobian_buffer(xv.size)
+        shapes = tuple((shape, start, stop, jac[start:stop]) for shape, start, stop in self._shapes)
+        jac_t, plus_offsets, eval_parts = jac.T, self._plus_offsets, self._eval_parts
+
+        def evaluate(p):
+            vals = p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
+            total = None
+            try:
+                for shape, start, stop, rows in shapes:
+                    f = shape(xv, *vals[start:stop], out=rows)[0]
+                    total = f if total is None else total + f
+            except ZeroDivisionError:   # a width of exactly 0: the parts give inf/NaN instead
+                return eval_parts(p, x)
+            return plus_offsets(total, vals), jac_t
+
+        return evaluate
+
+    def _eval_parts(self, p, x):
         p = np.asarray(p, dtype=float)
         # Each part writes its Jacobian straight into its rows of one
         # (P, n) buffer; the transpose handed back is column-major.
@@ -180,24 +208,22 @@ class SumModel(Model):
             total = f if total is None else total + f
         return self._plus_offsets(total, p.tolist()), jac.T
 
-    def _eval_shapes(self, p, xv: np.ndarray):
-        vals = p.tolist() if type(p) is np.ndarray else [float(v) for v in p]
-        jac = self._jacobian_buffer(xv.size)
-        total = None
-        for shape, start, stop in self._shapes:
-            f = shape(xv, *vals[start:stop], out=jac[start:stop])[0]
-            total = f if total is None else total + f
-        return self._plus_offsets(total, vals), jac.T
-
     def _jacobian_buffer(self, n: int) -> np.ndarray:
-        """(P, n) rows for the parts to fill; ones, when there are offsets: their rows are done."""
-        return (np.ones if self._offset_cols else np.empty)((len(self.param_names), n))
+        """(P, n) rows for the parts to fill, the offsets' rows (all ones) filled here:
+        one row store each is cheaper than filling the whole buffer with ones."""
+        jac = np.empty((len(self.param_names), n))
+        for col in self._offset_cols:
+            jac[col] = 1.0
+        return jac
 
     def _plus_offsets(self, total: np.ndarray, values: list[float]) -> np.ndarray:
         """The array parts' sum plus the offsets, added as one number (when both exist)."""
         if not (self._array_parts and self._offset_cols):
             return total
-        return total + sum(values[col] for col in self._offset_cols)
+        offset = 0.0   # summed in column order, as sum() would (0 + v is 0.0 + v)
+        for col in self._offset_cols:
+            offset += values[col]
+        return total + offset
 
     def param_hints(self) -> dict[str, ParamHint]:
         if self._hints_cache is None:   # the components never change

@@ -249,7 +249,7 @@ def _fit(problem, method, on_iteration, cancel, options) -> FitResult:
     # ~0.1 s): before the clock starts, so a result's time is the fit's own
     runner = _runner(chosen)
     t0 = time.perf_counter()
-    start = resolve_starts(problem, cancel)
+    start = _resolve_starts(problem, cancel)   # (fit's errstate silences the guesses too)
     obj = Objective(problem, start, solver=chosen if chosen != "auto" else "auto",
                     on_iteration=on_iteration, cancel=cancel,
                     max_iterations=options.max_iterations)

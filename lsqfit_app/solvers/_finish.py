@@ -82,11 +82,11 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
     y_u = obj.y
 
     free_idx = obj.free_idx
+    free_list = free_idx.tolist()
     bound_side = [""] * p
-    for i in free_idx.tolist():
-        p_i = settings[i]
-        if p_i.bounded:
-            bound_side[i] = _at_bound(values[i], p_i.min, p_i.max)
+    for k, lo, hi in obj.bounds:   # the free parameters with a finite bound
+        i = free_list[k]
+        bound_side[i] = _at_bound(values[i], lo, hi)
     any_at_bound = any(bound_side)
     # the streamed closed form's covariance and leverages stand in for the
     # n x p Jacobian (millions of rows) when every free parameter is active
@@ -115,7 +115,7 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
 
     # active: free and not held at a bound; columns of Jf that enter the covariance
     if any_at_bound:
-        active_cols = [k for k, i in enumerate(free_idx.tolist()) if not bound_side[i]]
+        active_cols = [k for k, i in enumerate(free_list) if not bound_side[i]]
         act_idx = free_idx[active_cols]
     else:
         active_cols, act_idx = None, free_idx
@@ -167,7 +167,7 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
     else:
         cov = np.zeros((p, p))
         cov[np.ix_(act_idx, act_idx)] = cov_a
-        for i in free_idx.tolist():
+        for i in free_list:
             if bound_side[i]:
                 cov[i, :] = cov[:, i] = np.nan
     diagonal = cov.diagonal()
@@ -177,6 +177,7 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
     p_all = p_values(t_all, dof, absolute)
     tq = interval_quantile(dof, absolute)
     note_of = dict(zip(act_list, notes_a))
+    starts = np.asarray(start_full, dtype=float).tolist()
     params = []
     for i, name in enumerate(names):
         setting = settings[i]
@@ -208,7 +209,7 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
                 tv, pv = t_all[i], p_all[i]
         params.append(ParameterResult(
             name=name, value=val, stderr=float(se), ci95=ci, t_value=tv, p_value=pv,
-            fixed=setting.fixed, at_bound=bool(bound_side[i]), start=float(start_full[i]),
+            fixed=setting.fixed, at_bound=bool(bound_side[i]), start=starts[i],
             min=setting.min, max=setting.max, stderr_note=note))
 
     sd = np.sqrt(np.abs(diagonal))
@@ -226,7 +227,8 @@ def build_result(problem: FitProblem, obj: Objective, outcome: Outcome, status: 
     used = problem.used
     all_used = n_used == problem.n
     fitted = f_u if all_used else model.eval(full, problem.x)
-    residuals = problem.y - fitted
+    # unweighted, r_w is y - f already (the closed form's are refined instead)
+    residuals = r_w if all_used and closed is None and not obj.weighted else problem.y - fitted
     # each row's sigma (computed for poisson/relative weights), kept for bands
     # and the weighted residuals (FitResult.weighted_residuals)
     row_sigma = None if problem.weighting == "none" else problem.point_sigma()

@@ -116,24 +116,32 @@ class Objective:
             # unweighted fits skip the multiplications (they dominate small fits)
             self.weighted = not bool((self.inv_sigma == 1.0).all())
         self._minus_column = None   # -1/sigma as a column, made on first use (:meth:`_minus_inv_sigma`)
+        self._core = None           # made on first use (:meth:`_evaluator`)
         #: row slices the model is evaluated in (one for all but big data; see _numpy_core)
         self.row_blocks = row_blocks(self.y.size)
         #: big data: evaluations kept past the next one hold residuals only
         #: (:meth:`_keepable`), so that no more than one Jacobian of all rows
         #: exists at a time besides a solver's own copy
         self.lean = len(self.row_blocks) > 1
-        free = [not p.fixed for p in problem.params]
-        self.all_free = all(free)
-        self.free = np.array(free, dtype=bool)
-        self.free_idx = np.array([k for k, f in enumerate(free) if f], dtype=np.intp)
+        # the free parameters' indices and bounds, in one pass over the settings
+        free_idx, lower, upper = [], [], []
+        #: (free index, min, max) of the free parameters with a finite bound
+        self.bounds = []
+        for i, setting in enumerate(problem.params):
+            if setting.fixed:
+                continue
+            lo, hi = setting.min, setting.max
+            if lo > -math.inf or hi < math.inf:
+                self.bounds.append((len(free_idx), lo, hi))
+            free_idx.append(i)
+            lower.append(lo)
+            upper.append(hi)
+        self.all_free = len(free_idx) == len(problem.params)
+        self.free = np.array([not setting.fixed for setting in problem.params], dtype=bool)
+        self.free_idx = np.array(free_idx, dtype=np.intp)
         self.full = np.array(start, dtype=float)
-        lower = [p.min for p in problem.params if not p.fixed]
-        upper = [p.max for p in problem.params if not p.fixed]
         self.lower = np.array(lower, dtype=float)
         self.upper = np.array(upper, dtype=float)
-        #: (free index, min, max) of the free parameters with a finite bound
-        self.bounds = [(k, lo, hi) for k, (lo, hi) in enumerate(zip(lower, upper))
-                       if lo > -math.inf or hi < math.inf]
         self.loss = problem.loss
         self.f_scale = problem.f_scale
         self.solver = solver
@@ -144,7 +152,7 @@ class Objective:
         self.njev = 0
         self.iterations = 0
         self.history: list[float] = []
-        self.best_theta = self.theta0
+        self._best: np.ndarray | bytes = self.theta0   # see best_theta
         self.best_objective = math.inf
         # the last evaluation, and the one LM last accepted (see minpack_callbacks())
         self._last: Evaluation | None = None
@@ -156,6 +164,18 @@ class Objective:
     @property
     def theta0(self) -> np.ndarray:
         return self.full.copy() if self.all_free else self.full[self.free]
+
+    @property
+    def best_theta(self) -> np.ndarray:
+        """The free parameters of the lowest finite objective seen so far (the
+        start until one is).  The evaluations keep it as the bytes of their
+        cache key, which they have computed anyway: no copy per improving step."""
+        best = self._best
+        return np.frombuffer(best).copy() if type(best) is bytes else best
+
+    @best_theta.setter
+    def best_theta(self, theta: np.ndarray) -> None:
+        self._best = theta
 
     @property
     def n_free(self) -> int:
@@ -232,6 +252,7 @@ class Objective:
         Built per caller and never stored on the Objective: a stored closure
         over ``self`` would be a reference cycle, left to the cyclic garbage
         collector with all its arrays (measurably slower over many fits).
+        The core holds no reference to the Objective, so it is kept.
         """
         expand = None if self.all_free else self.expand
         free_idx = self.free_idx
@@ -239,7 +260,9 @@ class Objective:
         cancel = self.cancel
         # the blocked core takes the free columns itself (_blocked_core)
         selects = self.lean
-        core = self._numpy_core()
+        core = self._core
+        if core is None:
+            core = self._core = self._numpy_core()
         lean = self.lean
 
         def evaluate(theta, key):
@@ -261,7 +284,7 @@ class Objective:
                 value = objective_of(r)
             if value < self.best_objective:   # False for NaN
                 self.best_objective = value
-                self.best_theta = theta.copy()
+                self._best = key   # theta is the solver's buffer: its bytes are its copy
             self._last = evaluation = Evaluation(key, r, Jr, value, f)
             return evaluation
 
@@ -285,17 +308,17 @@ class Objective:
         to the weighted one.  The models are elementwise in the rows, so each
         block holds the same numbers as a whole-array evaluation would.
         """
-        eval_and_jacobian = self.model.eval_and_jacobian
         x, y, inv_sigma, weighted = self.x, self.y, self.inv_sigma, self.weighted
         blocks = self.row_blocks
         if len(blocks) > 1:
             free_idx = None if self.all_free else self.free_idx
-            return functools.partial(_blocked_core, eval_and_jacobian, x, y,
+            return functools.partial(_blocked_core, self.model.eval_and_jacobian, x, y,
                                      inv_sigma if weighted else None, blocks, free_idx)
         minus_inv_sigma = self._minus_inv_sigma() if weighted else None
+        evaluate = self.model.jacobian_at(x)
 
         def core(p):
-            f, J = eval_and_jacobian(p, x)
+            f, J = evaluate(p)
             r = y - f
             if weighted:
                 r *= inv_sigma
@@ -317,6 +340,7 @@ class Objective:
         the Jacobian transposed: MINPACK's column-major layout, without a copy.
         """
         evaluate = self._evaluator()
+        lean = self.lean
 
         def residuals(theta):
             key = theta.tobytes()
@@ -330,7 +354,7 @@ class Objective:
             last = self._last
             if last is None or last.key != theta.tobytes():   # never, with lmder
                 last = self.fused_evaluation(theta)
-            self._kept = self._keepable(last)
+            self._kept = self._keepable(last) if lean else last
             if last.key != self.reported_key:
                 # report(), less what this point has been through: lmder asks for
                 # the Jacobian right after the residuals, which polled the cancel
@@ -508,24 +532,19 @@ class Objective:
             objective = hit.objective
         self._record(theta, theta.tobytes(), objective)
 
-    def _append_history(self, objective: float) -> float:
-        """One more iteration's objective in the history (the start's is not an
-        iteration); returns it as recorded."""
+    def _record(self, theta: np.ndarray, key: bytes, objective: float) -> None:
+        """An iteration at theta (key: its bytes): its objective in the history
+        (the start's is not an iteration), the callback, the iteration limit."""
+        self.reported_key = key
         if not math.isfinite(objective):
             objective = math.inf   # NaN residuals: the objective is undefined, plotted as inf
         if self.history:
             self.iterations += 1
         objective = float(objective)
         self.history.append(objective)
-        return objective
-
-    def _record(self, theta: np.ndarray, key: bytes, objective: float) -> None:
-        """An iteration at theta (key: its bytes): history, callback, iteration limit."""
-        self.reported_key = key
-        objective = self._append_history(objective)
         if self.on_iteration is not None:
             self.on_iteration(IterationState(
-                iteration=self.iterations, objective=float(objective),
+                iteration=self.iterations, objective=objective,
                 values=tuple(float(v) for v in self.expand(theta)),
                 evaluations=self.nfev, solver=self.solver))
         if self.max_iterations is not None and self.iterations >= self.max_iterations:

@@ -11,7 +11,7 @@ Big data: a straight line and a degree-5 polynomial on 10,000,000 points: our
 Run:  python tests/benchmarks/bench_engine.py [--curves N] [--points N] [--rounds N]
       (--points 0 skips the big-data part)
 
-Big polynomial fits use numba-compiled power sums (solvers/_power_sums.py);
+Big polynomial fits use numba-compiled power sums (core/power_sums.py);
 the first run on a machine compiles them (a few seconds, cached), and the
 timings below are best-of-5, so the compile is never timed.
 """
