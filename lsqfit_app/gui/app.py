@@ -71,28 +71,52 @@ def install_excepthook(window: MainWindow) -> None:
 
 
 def offer_recovery(window: MainWindow) -> bool:
-    """After a crash the recovery file is still there: offer to restore it."""
+    """After a crash the recovery file is still there: offer to restore it.
+
+    The question and the restored window name the file the work was on
+    ("messung_de.csv (recovered)"); Save as… proposes a project beside it.
+    """
     path = files.recovery_path()
     # an autosave killed mid-write leaves its temporary beside the recovery file
     clean_orphans(path.parent)
     if not path.exists():
         return False
+    from lsqfit_app.io.project import load_project
+    try:
+        project = load_project(path)
+    except Exception as exc:  # a damaged autosave: say so, start normally
+        window.show_message(f"The recovery file {path} could not be read: {exc}", error=True)
+        return False
+    original = recovered_from(project)
+    on = f" on {os.path.basename(original)}" if original else ""
     answer = QMessageBox.question(
-        window, APP_NAME, "lsqfit-app did not close normally last time. "
-        "Restore the unsaved work from the recovery file?",
-        QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        window, APP_NAME, f"lsqfit-app did not close normally last time. Restore the unsaved "
+        f"work{on} from the recovery file?", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
     if answer != QMessageBox.Yes:
         path.unlink(missing_ok=True)
         return False
-    from lsqfit_app.io.project import load_project
     try:
-        window.apply_project(load_project(path))
-    except Exception as exc:  # a damaged autosave: say so, start normally
-        window.show_message(f"The recovery file could not be read: {exc}", error=True)
+        window.apply_project(project)
+    except Exception as exc:  # settings a valid project cannot hold: start normally
+        window.show_message(f"The recovery file {path} could not be used: {exc}", error=True)
         return False
-    window.document.set_name("recovered")
+    window.document.set_name(f"{os.path.basename(original) or 'untitled'} (recovered)")
+    window.file_actions.suggested_path = original or None
     window.document.set_modified(True)
+    window.show_message(f"Restored the unsaved work{on}; save it as a project to keep it")
     return True
+
+
+def recovered_from(project) -> str:
+    """The file an autosave stands for: its project, else the data file it was read from."""
+    meta = project.metadata or {}
+    source = meta.get("source")
+    name = meta.get("recovered_from")
+    name = name if isinstance(name, str) else ""
+    if name.lower().endswith(files.PROJECT_SUFFIX) or not isinstance(source, dict):
+        return name
+    path = source.get("path")
+    return path if isinstance(path, str) and path else name
 
 
 def start_gui(argv: list[str]) -> MainWindow:

@@ -25,14 +25,16 @@ from typing import Callable, Sequence
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QListWidget, QMessageBox, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-    QTabWidget, QVBoxLayout, QWidget)
+    QAbstractItemView, QCheckBox, QDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+    QListWidget, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget,
+    QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 import pyqtgraph as pg  # noqa: E402  (PySide6 first: pyqtgraph picks the binding it finds)
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.gui.job_runner import JobRunner
+from lsqfit_app.gui.plot_axes import LogLabelAxis
+from lsqfit_app.gui.plot_legend import PlotLegend
 from lsqfit_app.report.text import fmt
 
 POLL_MS = 33
@@ -41,14 +43,35 @@ SOLVER_COLORS = {"closed-form": "#7f7f7f", "gradient-descent": "#d62728", "lbfgs
 MODEL_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
 
 
-class DecadeAxis(pg.AxisItem):
-    """A log axis that labels only the decades (minor labels 2..9 x 10^k overlap)."""
+#: the ranking's columns and what each says (header tooltips)
+RANKING_COLUMNS = [
+    ("model", "The model: a library name, a sum such as gaussian+line, or a formula"),
+    ("k", "Number of free parameters"),
+    ("AICc", "Akaike information criterion with the small-sample correction: lower is better"),
+    ("ΔAICc", "AICc minus the best model's AICc: above ~4 the model has clearly less support"),
+    ("weight", "Akaike weight: the probability that this is the best of the listed models"),
+    ("BIC", "Bayesian information criterion: lower is better; penalises parameters more "
+            "than AICc"),
+    ("adj. R²", "R² adjusted for the number of parameters: closer to 1 is better"),
+    ("residual SD", "Standard deviation of the residuals, sqrt(SSE / (n - k)), in y units"),
+    ("runs-test p", "p-value of the Wald-Wolfowitz runs test on the signs of the residuals. "
+                    "Small (below 0.05): the residuals come in long runs of one sign, so the "
+                    "model misses a systematic shape in the data"),
+    ("converged", "Whether the solver met its convergence test"),
+]
+#: the row shown for closed form when the model is not linear in its parameters
+CLOSED_FORM_NA = "not applicable (the model is not linear in its parameters)"
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph override)
-        strings = super().tickStrings(values, scale, spacing)
-        if not self.logMode:
-            return strings
-        return [text if abs(v - round(v)) < 1e-6 else "" for v, text in zip(values, strings)]
+
+def _race_caption(problem) -> str:
+    """Which problem the race runs: model, formula, points and where it starts."""
+    model = problem.model
+    n = int(np.count_nonzero(problem.used))
+    formula = getattr(model, "formula", "")
+    text = f"Racing the solvers on the current fit: model {model.name}"
+    if formula and formula != model.name:
+        text += f" (y = {formula})"
+    return text + f", {n} points, from the current start values."
 
 
 class CompareDialog(QDialog):
@@ -131,11 +154,13 @@ class CompareDialog(QDialog):
         self.use_button.clicked.connect(self._on_use_clicked)
         left.addWidget(self.use_button)
 
-        self.ranking = QTableWidget(0, 10)
-        self.ranking.setHorizontalHeaderLabels(
-            ["model", "k", "AICc", "ΔAICc", "weight", "BIC", "adj. R²", "residual SD",
-             "runs p", "converged"])
+        self.ranking = QTableWidget(0, len(RANKING_COLUMNS))
+        for c, (name, tip) in enumerate(RANKING_COLUMNS):
+            item = QTableWidgetItem(name)
+            item.setToolTip(tip)
+            self.ranking.setHorizontalHeaderItem(c, item)
         self.ranking.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.ranking.verticalHeader().setDefaultSectionSize(self.fontMetrics().lineSpacing() + 8)
         self.ranking.setSelectionBehavior(QAbstractItemView.SelectRows)
         header = self.ranking.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
@@ -146,7 +171,7 @@ class CompareDialog(QDialog):
         self.f_tests.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         self.curve_plot = pg.PlotWidget(title="Data and fitted curves")
-        self.curve_plot.addLegend(offset=(10, 10))
+        self.curve_legend = PlotLegend(self.curve_plot.getPlotItem())
         self.curve_plot.showGrid(x=True, y=True, alpha=0.2)
         self.resid_plot = pg.PlotWidget(title="Residuals")
         self.resid_plot.setXLink(self.curve_plot)
@@ -162,10 +187,17 @@ class CompareDialog(QDialog):
         tb = QVBoxLayout(table_box)
         tb.setContentsMargins(0, 0, 0, 0)
         tb.addWidget(self.ranking)
-        tb.addWidget(self.f_tests)
+        # many models make many nested pairs: the F tests scroll rather than squeeze the plots
+        self._f_scroll = QScrollArea()
+        self._f_scroll.setWidgetResizable(True)
+        self._f_scroll.setFrameShape(QFrame.NoFrame)
+        self._f_scroll.setWidget(self.f_tests)
+        self._f_scroll.setMaximumHeight(5 * self.fontMetrics().lineSpacing() + 8)
+        tb.addWidget(self._f_scroll)
         right.addWidget(table_box)
         right.addWidget(plots)
         right.setSizes([260, 480])
+        self._ranking_split = right
         split = QSplitter(Qt.Horizontal)
         left_box = QWidget()
         left_box.setLayout(left)
@@ -178,6 +210,10 @@ class CompareDialog(QDialog):
 
     def _build_race_tab(self) -> QWidget:
         page = QWidget()
+        self.race_model_label = QLabel("The current fit's model, data and start values; "
+                                       "press Run race.")
+        self.race_model_label.setWordWrap(True)
+        self.race_model_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         top = QHBoxLayout()
         self.race_checks: dict[str, QCheckBox] = {}
         for method in ("closed-form", "gradient-descent", "lbfgs", "lm", "trf"):
@@ -196,24 +232,30 @@ class CompareDialog(QDialog):
         self.run_race_button.clicked.connect(self._on_run_race_clicked)
         top.addWidget(self.run_race_button)
         self.race_plot = pg.PlotWidget(title="Objective per iteration (log-log)",
-                                       axisItems={"bottom": DecadeAxis("bottom")})
+                                       axisItems={"bottom": LogLabelAxis("bottom"),
+                                                  "left": LogLabelAxis("left")})
         # log x as well: LM's dozen iterations and gradient descent's thousands
         # are both visible only on a log axis (iteration + 1, so the start shows)
         self.race_plot.setLogMode(x=True, y=True)
         self.race_plot.setLabel("bottom", "iteration + 1")
         self.race_plot.setLabel("left", "objective (weighted SSE)")
-        self.race_plot.addLegend(offset=(-10, 10))
+        self.race_legend = PlotLegend(self.race_plot.getPlotItem())
         self.race_plot.showGrid(x=True, y=True, alpha=0.2)
         self.race_table = QTableWidget(0, 6)
         self.race_table.setHorizontalHeaderLabels(
             ["solver", "iterations", "evaluations", "time", "final SSE", "status"])
         self.race_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.race_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.race_table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeToContents)
+        self.race_table.verticalHeader().setDefaultSectionSize(
+            self.fontMetrics().lineSpacing() + 8)
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.race_plot)
         split.addWidget(self.race_table)
-        split.setSizes([520, 200])
+        split.setSizes([480, 240])
+        self._race_split = split
         layout = QVBoxLayout(page)
+        layout.addWidget(self.race_model_label)
         layout.addLayout(top)
         layout.addWidget(split)
         return page
@@ -296,27 +338,36 @@ class CompareDialog(QDialog):
             self.status.setText(f"Cannot race: {exc}")
             return False
         methods = []
+        self._race_skipped = []
         for m, box in self.race_checks.items():
             if not box.isChecked():
                 continue
             if m != "lm":   # the race runs LM without bounds rather than skip it
                 try:
                     check_method(problem, m)
-                except InputError:
-                    continue   # closed form does not apply to nonlinear models, say
+                except InputError as exc:
+                    # listed with the reason, not silently left out
+                    why = CLOSED_FORM_NA if m == "closed-form" and problem.loss == "linear" \
+                        else f"not applicable ({exc})"
+                    self._race_skipped.append((m, why))
+                    continue
             methods.append(m)
+        self.race_model_label.setText(_race_caption(problem))
+        self.race_plot.setTitle(f"Objective per iteration (log-log): {problem.model.name}")
         if not methods:
             self.status.setText("No chosen solver applies to this problem.")
+            self._show_skipped(0)
             return False
         self._race_methods = methods
         self.race_plot.clear()
-        self.race_plot.addLegend(offset=(-10, 10))
         self._race_curves = {}
         self._race_histories = {i: [] for i in range(len(methods))}
         for i, m in enumerate(methods):
             self._race_curves[i] = self.race_plot.plot(
-                [], [], pen=pg.mkPen(SOLVER_COLORS.get(m, "#333"), width=2), name=m)
+                [], [], pen=pg.mkPen(SOLVER_COLORS.get(m, "#333"), width=2))
+        self.race_legend.set_entries([(self._race_curves[i], m) for i, m in enumerate(methods)])
         self.race_table.setRowCount(0)
+        self._show_skipped(0)
 
         from lsqfit_app.solvers import SolverOptions
 
@@ -411,11 +462,26 @@ class CompareDialog(QDialog):
             f"p = {fmt(t.p_value, 3)} → prefer {t.prefer}" for t in comparison.f_tests)
             or "No nested pairs for an F test.")
         self._plot_comparison()
+        self._show_all_ranking_rows()
         cancelled = sum(r.status.value == "cancelled" for r in comparison.results)
         self.status.setText(f"Best by AICc: {rows[0].label}" +
                             (f" ({cancelled} fits cancelled)" if cancelled else ""))
         if rows:
             self.ranking.selectRow(0)
+
+    def _show_all_ranking_rows(self) -> None:
+        """Give the ranking table the height of all its rows (the plots below take the rest)."""
+        table = self.ranking
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        needed = (rows + table.horizontalHeader().height() + 2 * table.frameWidth()
+                  + (table.horizontalScrollBar().sizeHint().height()
+                     if table.horizontalScrollBar().isVisible() else 0) + 4)
+        table.setMinimumHeight(min(needed, 420))
+        sizes = self._ranking_split.sizes()
+        total = sum(sizes)
+        top = needed + min(self.f_tests.sizeHint().height(), self._f_scroll.maximumHeight()) + 8
+        if total > 0 and sizes[0] < top:
+            self._ranking_split.setSizes([top, max(200, total - top)])
 
     def _plot_comparison(self) -> None:
         cmp = self.comparison
@@ -426,8 +492,10 @@ class CompareDialog(QDialog):
         xname = next(iter(problem.x))
         x = np.asarray(problem.x[xname], dtype=float)
         used = problem.used
-        self.curve_plot.plot(x[used], problem.y[used], pen=None, symbol="o", symbolSize=5,
-                             symbolBrush="#444", symbolPen=None, name="data")
+        data = self.curve_plot.plot(x[used], problem.y[used], pen=None, symbol="o",
+                                    symbolSize=5, symbolBrush="#444", symbolPen=None)
+        entries = [(data, "data")]
+        placed_x, placed_y = [x[used]], [problem.y[used]]
         order = np.argsort(x)
         self.curve_plot.setLabel("left", problem.labels.get("y", "y"))
         self.resid_plot.setLabel("bottom", problem.labels.get("x", xname))
@@ -443,9 +511,16 @@ class CompareDialog(QDialog):
                     xs = x[order]
             except Exception:   # a curve that cannot be drawn must not hide the table
                 continue
-            self.curve_plot.plot(xs, ys, pen=pg.mkPen(color, width=2), name=label)
+            curve = self.curve_plot.plot(xs, ys, pen=pg.mkPen(color, width=2))
+            entries.append((curve, label))
+            placed_x.append(xs)
+            placed_y.append(ys)
             self.resid_plot.plot(x[used], result.residuals[used], pen=None, symbol="o",
                                  symbolSize=4, symbolBrush=color, symbolPen=None)
+        # many models: columns keep the legend short enough for the plot
+        self.curve_legend.setColumnCount(max(1, -(-len(entries) // 4)))
+        self.curve_legend.set_entries(entries)
+        self.curve_legend.place(np.concatenate(placed_x), np.concatenate(placed_y))
 
     def _show_race(self, results) -> None:
         self.race_results = results
@@ -457,8 +532,42 @@ class CompareDialog(QDialog):
                 self.race_table.setItem(r, c, QTableWidgetItem(text))
             if r in self._race_curves:
                 self._set_race_curve(r, res.history)
+        self._show_skipped(len(results))
+        self._place_race_legend()
+        table = self.race_table
+        needed = (sum(table.rowHeight(r) for r in range(table.rowCount()))
+                  + table.horizontalHeader().height() + 2 * table.frameWidth() + 4)
+        sizes = self._race_split.sizes()
+        if sum(sizes) > 0 and sizes[1] < needed:
+            self._race_split.setSizes([max(200, sum(sizes) - needed), needed])
+        skipped = "".join(f"; {m}: {why}" for m, why in self._race_skipped)
         self.status.setText("Race finished: " + ", ".join(
-            f"{r.solver} {r.iterations} it." for r in results))
+            f"{r.solver} {r.iterations} it." for r in results) + skipped)
+
+    def _show_skipped(self, first_row: int) -> None:
+        """Rows for the chosen solvers that do not apply, with the reason, after ``first_row``."""
+        skipped = getattr(self, "_race_skipped", [])
+        self.race_table.setRowCount(first_row + len(skipped))
+        for k, (method, why) in enumerate(skipped):
+            self.race_table.setItem(first_row + k, 0, QTableWidgetItem(method))
+            for c in range(1, 5):
+                self.race_table.setItem(first_row + k, c, QTableWidgetItem("–"))
+            item = QTableWidgetItem(why)
+            item.setToolTip(why)
+            self.race_table.setItem(first_row + k, 5, item)
+
+    def _place_race_legend(self) -> None:
+        # in view coordinates, which are log10 on both axes
+        xs, ys = [], []
+        histories = [r.history for r in self.race_results or []] or \
+            list(self._race_histories.values())
+        for hist in histories:
+            h = np.asarray(hist, dtype=float)
+            ok = h > 0
+            xs.append(np.log10(np.flatnonzero(ok) + 1.0))
+            ys.append(np.log10(h[ok]))
+        if xs:
+            self.race_legend.place(np.concatenate(xs), np.concatenate(ys))
 
     # ------------------------------------------------------------------ handlers
     @Slot()

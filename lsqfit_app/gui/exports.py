@@ -3,15 +3,21 @@
 Thin GUI adapters over :mod:`lsqfit_app.report` (which has no Qt): each asks
 for a path, writes in the GUI thread (a report takes well under a second for
 ordinary data) and says in the status line what was written or why not.
+
+A result that is out of date (the data or settings changed after it was
+computed) is never exported as if it were current: the user is asked to
+refit first or to export it as it is, and a report or script then carries a
+line saying it is out of date and why.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import replace
 
-from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
 
 from lsqfit_app.core.errors import InputError
+from lsqfit_app.session.events import stale_text
 
 REPORT_FILTER = "HTML report (*.html);;PDF report (*.pdf);;Markdown (*.md)"
 DATA_FILTER = "CSV (*.csv);;Excel workbook (*.xlsx)"
@@ -30,15 +36,55 @@ class ExportActions:
 
     def __init__(self, window):
         self.window = window
+        #: the question asked before exporting an out-of-date result (tests answer it)
+        self.stale_question: QMessageBox | None = None
 
     # -- helpers ---------------------------------------------------------
-    def _ready(self):
+    def stale_note(self) -> str | None:
+        """The line an export of an out-of-date result carries (None when it is current)."""
+        doc = self.window.document
+        if doc.result is None or doc.result_current:
+            return None
+        return (f"OUT OF DATE: {stale_text(doc.stale_reasons)} in lsqfit-app after this fit. "
+                "The numbers here are those of that fit, not of the data and settings now "
+                "shown; refit for current results.")
+
+    def _ready(self, what: str = "results"):
         w = self.window
         result, problem = w.result, w.result_problem
         if result is None or problem is None:
             w.show_message("Nothing to export yet: fit a model first.", error=True)
             return None
+        if self.stale_note() is not None and not self._export_stale(what):
+            return None
         return result, problem
+
+    def _export_stale(self, what: str) -> bool:
+        """Ask before exporting an out-of-date result: True to export it as it is."""
+        w = self.window
+        reasons = stale_text(w.document.stale_reasons)
+        if w._quiet:
+            w.show_message(f"Exporting an out-of-date result ({reasons} since the fit)",
+                           error=True)
+            return True
+        box = QMessageBox(QMessageBox.Warning, "Out-of-date result",
+                          f"The result is out of date: {reasons} since this fit.\n\n"
+                          f"Refit before exporting the {what}, or export the old result "
+                          "(it will say that it is out of date)?", QMessageBox.Cancel, w)
+        refit = box.addButton("Refit", QMessageBox.AcceptRole)
+        anyway = box.addButton("Export the old result", QMessageBox.DestructiveRole)
+        box.setDefaultButton(refit)
+        self.stale_question = box
+        try:
+            box.exec()
+        finally:
+            self.stale_question = None
+        clicked = box.clickedButton()
+        if clicked is refit:
+            w.start_fit()
+            w.show_message(f"Refitting; export the {what} when the fit has finished")
+            return False
+        return clicked is anyway
 
     def _ask_path(self, title: str, filters: str, default_suffix: str) -> str | None:
         w = self.window
@@ -65,6 +111,9 @@ class ExportActions:
             context = replace(context, notes=context.notes + (
                 "The data were edited in lsqfit-app after reading the file; the checksum "
                 "is that of the file as read.",))
+        stale = self.stale_note()
+        if stale is not None:
+            context = replace(context, notes=(stale,) + context.notes)
         return context
 
     def _comparison(self, result):
@@ -89,7 +138,7 @@ class ExportActions:
     def _export(self, what: str, title: str, filters: str, suffix: str, write,
                 path: str | None) -> bool:
         """The shared steps: a result to export, a path, write, say what happened."""
-        ready = self._ready()
+        ready = self._ready(what)
         if ready is None:
             return False
         path = path or self._ask_path(title, filters, suffix)
@@ -146,9 +195,11 @@ class ExportActions:
     def copy_results(self) -> bool:
         from lsqfit_app.report import copy_results_tsv
 
-        ready = self._ready()
+        ready = self._ready("results")
         if ready is None:
             return False
-        QApplication.clipboard().setText(copy_results_tsv(ready[0]))
+        stale = self.stale_note()
+        QApplication.clipboard().setText((f"{stale}\n" if stale else "")
+                                         + copy_results_tsv(ready[0]))
         self.window.show_message("Copied the results as a table (paste into a spreadsheet)")
         return True

@@ -13,14 +13,20 @@ it fills the line and shows the model's formula.  The document checks every
 keystroke with the engine's own :func:`~lsqfit_app.models.make_model`; a
 formula error is shown under the line with a caret at the position the
 parser reported, and the line turns red.
+
+The boxes scroll (a short screen still shows every parameter row and never
+squeezes widgets onto each other); the Fit button stays below them, always
+visible.  Its shortcuts (Ctrl+R, Esc while running) belong to the window's
+Fit menu, which shows them.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QGridLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFrame, QGridLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QTableView, QVBoxLayout,
+                               QWidget)
 
 from lsqfit_app.core.errors import FormulaError
 from lsqfit_app.core.losses import LOSSES
@@ -32,6 +38,9 @@ SOLVERS = (("auto", "Auto"), ("closed-form", "Closed form (linear models)"),
            ("gradient-descent", "Gradient descent"), ("lbfgs", "L-BFGS"),
            ("lm", "Levenberg-Marquardt"), ("trf", "Trust-region reflective"))
 _CUSTOM = "(sum or formula)"
+#: parameter rows shown without scrolling inside the table (more scroll there)
+VISIBLE_PARAMETER_ROWS = 8
+ROW_HEIGHT = 22
 
 
 class FitPanelWidget(QWidget):
@@ -59,8 +68,18 @@ class FitPanelWidget(QWidget):
         self._running = False
         self.parameters = ParameterTableModel(document, undo_stack, self)
 
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(4)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        boxes = QWidget()
+        layout = QVBoxLayout(boxes)
         layout.setContentsMargins(4, 4, 4, 4)
+        self.scroll.setWidget(boxes)
+        outer.addWidget(self.scroll, 1)
 
         model_box = QGroupBox("Model")
         mlay = QVBoxLayout(model_box)
@@ -73,12 +92,17 @@ class FitPanelWidget(QWidget):
             self.library_combo.setItemData(self.library_combo.count() - 1, model.formula,
                                            Qt.ToolTipRole)
         self.library_combo.setToolTip("Library models; sums such as gaussian+line can be typed")
+        self.library_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.library_combo.setMinimumContentsLength(12)
         row.addWidget(QLabel("Library:"))
         row.addWidget(self.library_combo, 1)
         mlay.addLayout(row)
         self.model_edit = QLineEdit()
         self.model_edit.setPlaceholderText("library name, sum (gaussian+line) or formula a*exp(-x/tau)+c")
         self.model_edit.setClearButtonEnabled(True)
+        self.model_edit.setToolTip("A library name (gaussian), a sum of them (gaussian+line) or "
+                                   "a formula in the x column and parameter names, e.g. "
+                                   "a*exp(-x/tau)+c (Help > Formula language)")
         mlay.addWidget(self.model_edit)
         self.formula_label = QLabel()
         self.formula_label.setWordWrap(True)
@@ -102,24 +126,33 @@ class FitPanelWidget(QWidget):
         header.setStretchLastSection(True)
         self.parameter_view.setWordWrap(False)
         self.parameter_view.verticalHeader().setDefaultSectionSize(22)
-        self.parameter_view.setMinimumHeight(6 * 22 + 4)
+        self.parameter_view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.parameter_view.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Minimum)
+        self._fit_parameter_rows()
         self.parameters.modelReset.connect(self._on_parameters_model_reset)
         play.addWidget(self.parameter_view)
         buttons = QHBoxLayout()
         self.guess_button = QPushButton("Guess starts")
-        self.guess_button.setToolTip("Fill empty start values from the data")
+        self.guess_button.setToolTip("Find start values for the free parameters from the data "
+                                     "(undoable)")
         self.use_result_button = QPushButton("Use result as start")
+        self.use_result_button.setToolTip("Copy the last fit's values into the start column "
+                                          "(undoable)")
         self.use_result_button.setEnabled(False)
         buttons.addWidget(self.guess_button)
         buttons.addWidget(self.use_result_button)
         play.addLayout(buttons)
-        layout.addWidget(param_box, 1)
+        layout.addWidget(param_box)
 
         solver_box = QGroupBox("Solver")
         grid = QGridLayout(solver_box)
         self.solver_combo = QComboBox()
         for method, label in SOLVERS:
             self.solver_combo.addItem(label, method)
+        self.solver_combo.setToolTip(
+            "Auto: closed form for models linear in their parameters, else a trust-region "
+            "method within the bounds. Gradient descent and L-BFGS are first-order methods: "
+            "they stop on a looser test and may end a few digits from the minimum")
         self.loss_combo = QComboBox()
         for loss in LOSSES:
             self.loss_combo.addItem(loss, loss)
@@ -129,15 +162,21 @@ class FitPanelWidget(QWidget):
         self.iterations_spin.setRange(0, 10_000_000)
         self.iterations_spin.setSpecialValueText("solver default")
         self.iterations_spin.setSingleStep(100)
+        self.iterations_spin.setToolTip("The most iterations the solver may take; 0 (\"solver "
+                                        "default\") uses the solver's own limit. A fit that "
+                                        "reaches it stops with the status max iterations")
         grid.addWidget(QLabel("Method:"), 0, 0)
         grid.addWidget(self.solver_combo, 0, 1, 1, 3)
         grid.addWidget(QLabel("Loss:"), 1, 0)
         grid.addWidget(self.loss_combo, 1, 1)
-        grid.addWidget(QLabel("Max iter.:"), 1, 2)
+        max_label = QLabel("Max iter.:")
+        max_label.setToolTip(self.iterations_spin.toolTip())
+        grid.addWidget(max_label, 1, 2)
         grid.addWidget(self.iterations_spin, 1, 3)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         layout.addWidget(solver_box)
+        layout.addStretch(1)
         # display options that act on the plots; the window shows them above the plots
         self.range_check = QCheckBox("Fit x-range")
         self.range_check.setToolTip("Fit only the points inside a draggable x-range")
@@ -150,9 +189,12 @@ class FitPanelWidget(QWidget):
         bold = self.fit_button.font()
         bold.setBold(True)
         self.fit_button.setFont(bold)
-        self.fit_button.setShortcut("Ctrl+R")
-        self.fit_button.setToolTip("Run the fit (Ctrl+R); while it runs, this button cancels it")
-        layout.addWidget(self.fit_button)
+        self.fit_button.setToolTip("Run the fit (Ctrl+R); while it runs, this button cancels "
+                                   "it (Esc)")
+        fit_row = QHBoxLayout()
+        fit_row.setContentsMargins(4, 0, 4, 4)
+        fit_row.addWidget(self.fit_button)
+        outer.addLayout(fit_row)
 
         self.library_combo.activated.connect(self._on_library_combo_activated)
         self.model_edit.textChanged.connect(self._on_model_edit_text_changed)
@@ -210,7 +252,6 @@ class FitPanelWidget(QWidget):
         """Fit becomes Cancel while a fit runs; settings are locked meanwhile."""
         self._running = running
         self.fit_button.setText("Cancel" if running else "Fit")
-        self.fit_button.setShortcut("Esc" if running else "Ctrl+R")
         for w in (self.model_edit, self.library_combo, self.guess_button, self.use_result_button,
                   self.solver_combo, self.loss_combo, self.iterations_spin, self.parameter_view):
             w.setEnabled(not running)
@@ -243,6 +284,16 @@ class FitPanelWidget(QWidget):
     def _on_parameters_model_reset(self) -> None:
         self.parameter_view.resizeColumnsToContents()
         self.parameter_view.setColumnWidth(1, max(self.parameter_view.columnWidth(1), 80))
+        self._fit_parameter_rows()
+
+    def _fit_parameter_rows(self) -> None:
+        """Room for every row (up to VISIBLE_PARAMETER_ROWS): the panel scrolls instead."""
+        view = self.parameter_view
+        rows = min(max(self.parameters.rowCount(), 2), VISIBLE_PARAMETER_ROWS)
+        height = (rows * ROW_HEIGHT + view.horizontalHeader().sizeHint().height()
+                  + 2 * view.frameWidth() + view.horizontalScrollBar().sizeHint().height())
+        view.setMinimumHeight(height)
+        view.setMaximumHeight(height if self.parameters.rowCount() <= rows else 16_777_215)
 
     def _on_fit_button_clicked(self) -> None:
         if self._running:

@@ -8,6 +8,7 @@ table.
 """
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6.QtCore import Qt, QTimer
@@ -75,6 +76,20 @@ class ImportDialog(QDialog):
         form.addRow(row)
         form.addRow("Sheet:", self.sheet_combo)
         layout.addLayout(form)
+        self.kind = file_kind(path)
+        # only what applies to this kind of file can be changed: cells of a workbook
+        # are typed (no delimiter or decimal sign), a text file has no sheets
+        text = self.kind == "text"
+        for widget, tip in ((self.delimiter_combo, "The character between fields"),
+                            (self.decimal_combo, "The decimal sign of the numbers")):
+            widget.setEnabled(text)
+            widget.setToolTip(tip if text else "Workbook cells hold numbers, not text: "
+                              "there is no delimiter or decimal sign to choose")
+        self.sheet_combo.setEnabled(not text)
+        self.sheet_combo.setToolTip("The worksheet to read" if not text else
+                                    "Text files have no sheets")
+        self.header_spin.setToolTip("Rows above the data: 1 gives the names, 2 names and units")
+        self.skip_spin.setToolTip("Lines (rows) before the header or the data, not read")
 
         self.preview = QTableWidget()
         self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
@@ -132,10 +147,14 @@ class ImportDialog(QDialog):
             return
         self.result = result
         self.buttons.button(QDialogButtonBox.Open).setEnabled(True)
-        d = result.dialect
-        detected = f" (detected: {', '.join(d.detected)})" if d.detected else ""
-        self.dialect_label.setText(f"<b>{d.describe()}</b>{detected}<br>"
-                                   f"{result.table.n_rows} rows x {result.table.n_columns} columns")
+        given = [_FIELD_WORDS[f] for f in result.dialect.overridden if f in _FIELD_WORDS]
+        chosen = f"<br>Set by you: {', '.join(given)}" if given else ""
+        self.dialect_label.setText(
+            f"<b>{html.escape(describe_layout(result, self.kind), quote=False)}</b>{chosen}<br>"
+            f"{result.table.n_rows} rows × {result.table.n_columns} columns")
+        if self.kind == "workbook" and result.sheet:
+            # "detect" alone hides which sheet the detection took
+            self.sheet_combo.setItemText(0, f"{_AUTO} ({result.sheet})")
         if result.sheets and self.sheet_combo.count() == 1:
             self.sheet_combo.blockSignals(True)
             for name in result.sheets:
@@ -167,3 +186,52 @@ class ImportDialog(QDialog):
             notes.insert(0, f"{result.n_problems} cells are not numbers and will be empty "
                             f"(first: {first})")
         self.problems_label.setText("\n".join(notes))
+
+
+#: the dialect's fields in the words of the dialog
+_FIELD_WORDS = {"delimiter": "delimiter", "decimal": "decimal sign",
+                "thousands": "thousands separator", "header_rows": "header rows",
+                "skip_rows": "lines skipped", "encoding": "encoding", "sheet": "sheet"}
+_HEADERS = {0: "no header row (columns are numbered)", 1: "1 header row (names)",
+            2: "2 header rows (names, units)",
+            3: "3 header rows (names; the 2 rows under them, such as types and flags, are not read)"}
+_LINE_ENDINGS = {"LF": "Unix (LF) line ends", "CRLF": "Windows (CRLF) line ends",
+                 "CR": "old Mac (CR) line ends", "CR CR LF": "CR CR LF line ends",
+                 "mixed": "mixed line ends"}
+
+
+def file_kind(path: str) -> str:
+    """``"workbook"`` or ``"text"``: the reader the registry picks for ``path``."""
+    from lsqfit_app.io.registry import find_reader
+    try:
+        return find_reader(path).name
+    except OSError:
+        return "text"
+
+
+def describe_layout(result, kind: str) -> str:
+    """What the reader found, in words: "2 header rows (names, units), 3 preamble
+    lines skipped, semicolon-separated, decimal comma, thousands separator '.'"."""
+    from lsqfit_app.io.dialect import DELIMITER_NAMES
+    d = result.dialect
+    parts = []
+    if kind == "workbook" and d.sheet is not None:
+        count = len(result.sheets)
+        parts.append(f"sheet {d.sheet!r}" + (f" (of {count})" if count > 1 else ""))
+    parts.append(_HEADERS.get(d.header_rows, f"{d.header_rows} header rows"))
+    if d.skip_rows:
+        unit = "row" if kind == "workbook" else "preamble line"
+        parts.append(f"{d.skip_rows} {unit}{'s' if d.skip_rows != 1 else ''} skipped")
+    if kind == "text":
+        if d.delimiter is not None:
+            parts.append(DELIMITER_NAMES.get(d.delimiter, repr(d.delimiter)) + "-separated")
+        parts.append("decimal comma" if d.decimal == "," else "decimal point")
+        if d.thousands:
+            parts.append(f"thousands separator {d.thousands!r}")
+        if d.comment:
+            parts.append(f"comment lines start with {d.comment!r}")
+        if d.encoding:
+            parts.append(f"{d.encoding.upper()} text")
+        if d.line_ending in _LINE_ENDINGS:
+            parts.append(_LINE_ENDINGS[d.line_ending])
+    return ", ".join(parts)

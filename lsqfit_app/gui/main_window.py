@@ -7,7 +7,12 @@ that do, and the window redraws when the document announces a change
 (:meth:`MainWindow._on_document_changed`).  Fits run in the
 :class:`FitController` (driven by :mod:`~lsqfit_app.gui.window_fit`); files
 and autosave are :mod:`~lsqfit_app.gui.window_files`; what the plots show is
-:mod:`~lsqfit_app.gui.window_plots`.
+:mod:`~lsqfit_app.gui.window_plots`; the Help menu is :mod:`~lsqfit_app.gui.help`.
+
+The window fits the screen it opens on; its size, position and splitter
+positions are kept in QSettings between sessions (:mod:`~lsqfit_app.gui.window_layout`).
+Both right-hand panels scroll rather than squeeze their widgets onto each
+other, and the main actions sit in one toolbar across the window.
 """
 from __future__ import annotations
 
@@ -17,13 +22,13 @@ import traceback
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QSplitter, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from lsqfit_app.core.problem import FitProblem
 from lsqfit_app.core.result import FitResult
 from lsqfit_app.core.table import Table
-from lsqfit_app.gui import files
+from lsqfit_app.gui import files, window_layout
 from lsqfit_app.gui.fit_controller import FitController
 from lsqfit_app.gui.fit_panel import FitPanelWidget
 from lsqfit_app.gui.plots import PlotsWidget
@@ -36,10 +41,14 @@ from lsqfit_app.gui.window_fit import FitActions
 from lsqfit_app.gui.window_plots import PlotPresenter
 from lsqfit_app.session import events as ev
 from lsqfit_app.session.document import Document
+from lsqfit_app.session.events import stale_text
 from lsqfit_app.session.state import Source
 
 APP_NAME = "lsqfit-app"
 AUTOSAVE_INTERVAL_MS = 60_000
+#: changes after which the shown result may be out of date
+_STALING = frozenset({ev.TABLE, ev.MASK, ev.ROLES, ev.MODEL, ev.PARAMETERS, ev.SOLVER,
+                      ev.FIT_RANGE})
 
 
 class MainWindow(QMainWindow):
@@ -75,29 +84,40 @@ class MainWindow(QMainWindow):
         self.fit_panel = FitPanelWidget(self.document, self.undo_stack)
         self.results_panel = ResultsPanelWidget()
 
-        right = QSplitter(Qt.Vertical)
+        # the results scroll as a whole; the fit panel scrolls its boxes itself
+        results_scroll = QScrollArea()
+        results_scroll.setWidgetResizable(True)
+        results_scroll.setFrameShape(QFrame.NoFrame)
+        results_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        results_scroll.setWidget(self.results_panel)
+        self.right_splitter = right = QSplitter(Qt.Vertical)
+        right.setObjectName("right_splitter")
+        right.setChildrenCollapsible(False)
         right.addWidget(self.fit_panel)
-        right.addWidget(self.results_panel)
+        right.addWidget(results_scroll)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
-        right.setSizes([520, 360])
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.setSpacing(0)
-        self.plot_bar = QToolBar("Plot")
+        # one toolbar across the window: it has room for every main action at 1280 px
+        self.plot_bar = QToolBar("Main toolbar")
+        self.plot_bar.setObjectName("main_toolbar")
+        self.plot_bar.setMovable(False)
         self.plot_bar.addWidget(self.fit_panel.range_check)
         self.plot_bar.addWidget(self.fit_panel.prediction_check)
-        centre_layout.addWidget(self.plot_bar)
+        self.addToolBar(Qt.TopToolBarArea, self.plot_bar)
         centre_layout.addWidget(self.plots, 1)
         self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.data_panel)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([330, 560, 510])
         self.setCentralWidget(self.splitter)
         self.status_message = QLabel()
         self.statusBar().addWidget(self.status_message, 1)
@@ -107,7 +127,6 @@ class MainWindow(QMainWindow):
         self.progress_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -124,6 +143,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._connect()
+        window_layout.restore(self)
         self._show_roles()
         self._update_title()
 
@@ -180,26 +200,42 @@ class MainWindow(QMainWindow):
 
         fit_menu = bar.addMenu("F&it")
         self.fit_action = fit_menu.addAction("&Fit", self.start_fit)
+        self.fit_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.fit_action.setToolTip("Run the fit (Ctrl+R)")
         self.cancel_action = fit_menu.addAction("&Cancel fit", self.controller.cancel)
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key_Escape))
+        self.cancel_action.setToolTip("Stop the running fit and keep its best point (Esc)")
         self.cancel_action.setEnabled(False)
-        fit_menu.addAction("&Guess starts", self.guess_starts)
-        fit_menu.addAction("&Use result as start", self.use_result_as_start)
+        self.guess_action = fit_menu.addAction("&Guess starts", self.guess_starts)
+        self.use_result_action = fit_menu.addAction("&Use result as start",
+                                                    self.use_result_as_start)
         fit_menu.addSeparator()
         fit_menu.addAction("Co&mpare models and solvers…", self.open_compare_dialog)
         fit_menu.addAction("Clear objective &history", self.plots.clear_history)
 
         view_menu = bar.addMenu("&View")
-        self.mask_mode_action = QAction("Mask by dragging", self)
+        # named as the hint over the plots names it ("… or the Mask tool …")
+        self.mask_mode_action = QAction("Mask tool", self)
         self.mask_mode_action.setCheckable(True)
         self.mask_mode_action.setShortcut("Ctrl+Shift+K")
-        self.mask_mode_action.setToolTip("Drag a rectangle to exclude points (or hold Shift "
-                                         "while dragging); click a point to exclude or include it")
+        self.mask_mode_action.setToolTip("On: a drag masks a rectangle instead of panning "
+                                         "(Shift+drag does so without it); click a point to "
+                                         "exclude or include it")
         self.mask_mode_action.toggled.connect(self.plots.set_mask_mode)
         view_menu.addAction(self.mask_mode_action)
+        view_menu.addAction(self.plots.legend.toggle_action)
         reset = view_menu.addAction("&Reset plot ranges", self._on_reset_ranges)
-        self.plot_bar.insertAction(self.plot_bar.actions()[0], reset)
-        self.plot_bar.insertAction(self.plot_bar.actions()[0], self.mask_mode_action)
-        self.plot_bar.insertSeparator(self.plot_bar.actions()[2])
+        reset.setToolTip("Show all data in every plot again")
+        first = self.plot_bar.actions()[0]
+        for action in (self.fit_action, self.cancel_action, None, self.mask_mode_action, reset,
+                       None):
+            if action is None:
+                self.plot_bar.insertSeparator(first)
+            else:
+                self.plot_bar.insertAction(first, action)
+
+        from lsqfit_app.gui.help import build_help_menu
+        self.help_menu = build_help_menu(self, bar)
 
     def _connect(self) -> None:
         self.document.connect(self._on_document_changed)
@@ -241,7 +277,9 @@ class MainWindow(QMainWindow):
             self.undo_stack.clear()
             self.table_model.set_table(self.document.table)
             self.plots.clear_history()
-            self.data_panel.fit_columns_to_headers()
+            # texts about the previous data say nothing about these
+            self.progress_label.clear()
+            self.show_message("")
             self.plots.fit_plot.enableAutoRange()
         elif kind == ev.ROLES:
             self._show_roles()
@@ -271,6 +309,19 @@ class MainWindow(QMainWindow):
             self.refresh_data()
         elif kind in (ev.MODIFIED, ev.CURRENT):
             self._update_title()
+        if kind in _STALING or kind in (ev.RESULT, ev.CURRENT, ev.DATASET):
+            self._show_staleness(kind if kind in _STALING else None)
+
+    def _show_staleness(self, now: str | None = None) -> None:
+        """Mark the shown result out of date, saying what changed since it was computed
+        (``now``: the change being shown, which the document records right after it)."""
+        doc = self.document
+        text = None
+        if doc.result is not None and (not doc.result_current or now is not None):
+            reasons = doc.stale_reasons
+            text = stale_text(reasons + ((now,) if now and now not in reasons else ()))
+        self.results_panel.set_stale(text)
+        self.fit_panel.parameters.set_stale(text)
 
     def _show_roles(self) -> None:
         roles = self.document.role_names()
@@ -505,6 +556,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = True
+        window_layout.save(self)
         self.controller.shutdown()
         self.fit_actions.shutdown()
         self._autosave_timer.stop()

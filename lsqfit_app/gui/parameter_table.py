@@ -7,7 +7,8 @@ types is checked by the document's own rule
 stack, becomes an undoable command that changes the document; the rows
 follow the document (:meth:`ParameterTableModel.sync`).  The last column
 shows the result, live while a fit runs and ``value ± error`` when it has
-finished: that is display state, not the document's.
+finished: that is display state, not the document's.  An out-of-date result
+is greyed, and its header says so (:meth:`ParameterTableModel.set_stale`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ COLUMNS = ("name", "start", "fixed", "min", "max", "result ± error")
 _NAME, _START, _FIXED, _MIN, _MAX, _RESULT = range(6)
 _LIVE = QBrush(QColor(30, 100, 200))
 _NOTE = QBrush(QColor(170, 80, 0))
+_STALE = QBrush(QColor(138, 138, 138))
+#: what each column's header explains
+HEADER_TIPS = (
+    "The model's parameter (hover over a name for what it means)",
+    "Start value of the fit; empty: the engine finds one from the data",
+    "Checked: the parameter is held at its start value and not fitted",
+    "Lower bound; empty: none. Some models bound a parameter themselves (a width or a "
+    "time constant is at least 0): clear the cell to remove such a bound",
+    "Upper bound; empty: none",
+    "The fitted value ± standard error (live while a fit runs)",
+)
 
 
 @dataclass
@@ -42,6 +54,8 @@ class ParameterRow:
     note: str = ""
     live: bool = False
     description: str = ""
+    hint_min: float = -math.inf
+    hint_max: float = math.inf
 
 
 def _parse_bound(text: str, default: float) -> float:
@@ -79,6 +93,7 @@ class ParameterTableModel(QAbstractTableModel):
         self._document = document
         self._undo_stack = undo_stack
         self._rows: list[ParameterRow] = []
+        self._stale: str | None = None
         self.sync()
 
     # ------------------------------------------------------------------ content
@@ -98,10 +113,26 @@ class ParameterTableModel(QAbstractTableModel):
                                        description=getattr(hints.get(s.name), "description", ""))
                           for s in settings]
             self.endResetModel()
-            return
-        for r, s in zip(self._rows, settings):
-            r.start, r.fixed, r.min, r.max = s.value, s.fixed, s.min, s.max
+        else:
+            for r, s in zip(self._rows, settings):
+                r.start, r.fixed, r.min, r.max = s.value, s.fixed, s.min, s.max
+        for r in self._rows:
+            hint = hints.get(r.name)
+            r.hint_min = hint.min if hint is not None else -math.inf
+            r.hint_max = hint.max if hint is not None else math.inf
         self._all_changed()
+
+    @property
+    def stale(self) -> bool:
+        return self._stale is not None
+
+    def set_stale(self, reasons_text: str | None) -> None:
+        """Grey the results as out of date (``reasons_text``: what changed), or not."""
+        if reasons_text == self._stale:
+            return
+        self._stale = reasons_text
+        self.headerDataChanged.emit(Qt.Horizontal, _RESULT, _RESULT)
+        self._result_changed()
 
     def set_settings(self, settings: Iterable[Mapping]) -> None:
         """Apply saved settings (dicts with name, value, fixed, min, max) to the document."""
@@ -180,9 +211,20 @@ class ParameterTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
+        if orientation != Qt.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.DisplayRole:
+            if section == _RESULT and self._stale is not None and self._has_results():
+                return "last result (out of date)"
             return COLUMNS[section]
+        if role == Qt.ToolTipRole:
+            if section == _RESULT and self._stale is not None and self._has_results():
+                return f"Out of date: {self._stale} since this fit; press Fit (Ctrl+R) to refit"
+            return HEADER_TIPS[section]
         return None
+
+    def _has_results(self) -> bool:
+        return any(r.value is not None and not r.live for r in self._rows)
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
@@ -217,17 +259,38 @@ class ParameterTableModel(QAbstractTableModel):
         if role == Qt.ForegroundRole and col == _RESULT:
             if r.live:
                 return _LIVE
+            if self._stale is not None:
+                return _STALE
             if r.note and r.note != "fixed":
                 return _NOTE
         if role == Qt.ToolTipRole:
-            if col == _NAME and r.description:
-                return r.description
-            if col == _START and r.start is None:
-                return "empty: the engine finds a start value"
-            if col == _RESULT and r.note:
-                return r.note
+            return self._tooltip(r, col)
         if role == Qt.TextAlignmentRole and col != _NAME:
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def _tooltip(self, r: ParameterRow, col: int) -> str | None:
+        if col == _NAME:
+            return r.description or None
+        if col == _START:
+            return ("empty: the engine finds a start value from the data" if r.start is None
+                    else "start value of the fit (clear the cell to let the engine find one)")
+        if col == _FIXED:
+            return f"checked: {r.name} is held at its start value"
+        if col in (_MIN, _MAX):
+            value, hint = (r.min, r.hint_min) if col == _MIN else (r.max, r.hint_max)
+            which = "lower" if col == _MIN else "upper"
+            if math.isfinite(value) and value == hint:
+                return (f"{which} bound {value:g} set by the model ({r.name} "
+                        f"{'cannot be negative' if col == _MIN and value == 0 else 'is bounded'}"
+                        "); clear the cell to fit without it")
+            return (f"{which} bound of {r.name}" if math.isfinite(value)
+                    else f"no {which} bound; type a number to add one")
+        if col == _RESULT:
+            parts = [r.note] if r.note else []
+            if self._stale is not None and r.value is not None and not r.live:
+                parts.append(f"out of date: {self._stale} since this fit")
+            return "; ".join(parts) or None
         return None
 
     @staticmethod

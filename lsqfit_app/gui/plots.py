@@ -3,13 +3,16 @@
 Items are built once and updated in place (``setData``/``setOpts``), as
 pyqtgraph is fastest that way (STYLE.md, "Plots").  The residual bars are one
 :class:`pyqtgraph.BarGraphItem`; the residual plot shares the fit plot's x
-axis; the history plot is logarithmic in y with one curve per fit run, kept
-in grow-by-doubling buffers so live appends cost O(1).
+axis; the history plot (:mod:`lsqfit_app.gui.plot_history`) is logarithmic in y
+with one curve per fit run.  Scatters of many points are drawn as a density
+image with each pixel column's extremes (:mod:`lsqfit_app.gui.plot_density`),
+recomputed shortly after the view range stops changing.
 
 Masking: a click near a point (in either of the two upper plots) emits
 ``point_clicked`` with its row; dragging a rectangle with Shift held (or
-with the mask tool on) emits ``rect_selected`` with the rows inside.  The
-window turns those into undoable mask commands.
+with the mask tool on) emits ``rect_selected`` with the rows inside; a
+plain drag pans.  A hint line above the plots and the cursor say which.
+The window turns those into undoable mask commands.
 """
 from __future__ import annotations
 
@@ -17,85 +20,42 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
+
+from lsqfit_app.gui.plot_density import ReducedScatter
+from lsqfit_app.gui.plot_history import HistoryPlot
+from lsqfit_app.gui.plot_legend import PlotLegend
 
 #: pixels within which a click picks a point
 PICK_RADIUS = 8.0
 #: above this many points error bars are not drawn (they would hide the data)
 MAX_ERROR_BARS = 20000
-#: above this many residuals the bars are binned, keeping each bin's extreme residual
+#: above this many residuals near the view they are a density image, not bars
 MAX_BARS = 4000
+#: milliseconds the view range must rest before big scatters are recomputed
+REDRAW_DELAY_MS = 120
+
+#: the hint above the plots, in each mode
+PAN_HINT = ("Drag to pan · Shift+drag or the Mask tool to mask a rectangle · "
+            "click a point to mask it")
+MASK_HINT = ("Mask tool on: drag to mask a rectangle · click a point to mask it · "
+             "turn the Mask tool off to pan")
 
 _DATA_COLOR = QColor(31, 119, 180)
 _FIT_COLOR = QColor(214, 39, 40)
 _PREVIEW_COLOR = QColor(44, 160, 44)
 _BAND_COLOR = QColor(214, 39, 40, 50)
 _MASKED_COLOR = QColor(120, 120, 120)
-_RUN_COLORS = [QColor(c) for c in ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-                                   "#8c564b", "#e377c2", "#17becf")]
-
-
-class LogLabelAxis(pg.AxisItem):
-    """A log axis whose labels do not overlap and can be read over short ranges.
-
-    pyqtgraph labels every minor tick (2..9 x 10^k) of a log axis, which piles
-    up into an unreadable column over a short range.  Decades keep their
-    labels; when the range holds no decade, at most three labels are kept.
-    Within less than a decade (an objective falling from 60 to 49, say) it
-    has at most one tick, labelled with one digit ("5·10¹"): there the ticks
-    are round numbers in the values themselves, labelled with the digits
-    that tell them apart.
-    """
-
-    #: below this span (in decades) the ticks are linear in the values
-    SHORT_SPAN = 0.5
-
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph override
-        lo, hi = sorted((minVal, maxVal))
-        if not self.logMode or not (0 < hi - lo < self.SHORT_SPAN):
-            return super().tickValues(minVal, maxVal, size)
-        a, b = 10.0 ** lo, 10.0 ** hi
-        step = _nice_step((b - a) / 4)
-        values = np.arange(np.ceil(a / step) * step, b, step)
-        values = values[values > 0]
-        return [(step, np.log10(values).tolist())]
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
-        if self.logMode and values and self._short_range():
-            return [f"{10.0 ** v:.4g}" for v in values]
-        strings = super().tickStrings(values, scale, spacing)
-        if not self.logMode or len(values) < 4:
-            return strings
-        decades = [abs(v - round(v)) < 1e-6 for v in values]
-        if any(decades):
-            return [t if d else "" for t, d in zip(strings, decades)]
-        step = int(np.ceil(len(values) / 3))
-        return [t if i % step == 0 else "" for i, t in enumerate(strings)]
-
-
-    def _short_range(self) -> bool:
-        lo, hi = sorted(self.range)
-        return 0 < hi - lo < self.SHORT_SPAN
-
-
-def _nice_step(raw: float) -> float:
-    """1, 2 or 5 times a power of ten, at least ``raw``."""
-    if not raw > 0:
-        return 1.0
-    power = 10.0 ** np.floor(np.log10(raw))
-    for factor in (1.0, 2.0, 5.0, 10.0):
-        if factor * power >= raw:
-            return factor * power
-    return 10.0 * power
 
 
 class MaskingViewBox(pg.ViewBox):
     """A ViewBox that reports left clicks and Shift-drag (or mask-mode) rectangles.
 
-    Signals carry view (data) coordinates; plain drags still pan and the
-    right button still zooms, as everywhere in pyqtgraph.
+    Signals carry view (data) coordinates; plain drags pan and the right
+    button zooms, as everywhere in pyqtgraph.  The cursor shows what a left
+    drag does: an open hand (pan; closed while panning) or a cross (mask).
     """
 
     clicked = Signal(object)          # QPointF in data coordinates
@@ -110,6 +70,19 @@ class MaskingViewBox(pg.ViewBox):
         self._rubber.setZValue(1e9)
         self._rubber.hide()
         self.addItem(self._rubber, ignoreBounds=True)
+        self.show_cursor(Qt.NoModifier)
+
+    def selects(self, modifiers) -> bool:
+        """Whether a left drag with these modifiers masks a rectangle (rather than pans)."""
+        return self.mask_mode or bool(modifiers & Qt.ShiftModifier)
+
+    def show_cursor(self, modifiers) -> None:
+        """The cursor for what a left drag would do now."""
+        self.setCursor(Qt.CrossCursor if self.selects(modifiers) else Qt.OpenHandCursor)
+
+    def hoverEvent(self, ev):  # noqa: N802 - pyqtgraph override
+        if not ev.isExit():
+            self.show_cursor(ev.modifiers())
 
     def mouseClickEvent(self, ev):  # noqa: N802 - pyqtgraph override
         if ev.button() == Qt.LeftButton:
@@ -119,9 +92,10 @@ class MaskingViewBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph override
-        selecting = ev.button() == Qt.LeftButton and (
-            self.mask_mode or bool(ev.modifiers() & Qt.ShiftModifier))
+        selecting = ev.button() == Qt.LeftButton and self.selects(ev.modifiers())
         if not selecting:
+            if ev.button() == Qt.LeftButton:
+                self.setCursor(Qt.OpenHandCursor if ev.isFinish() else Qt.ClosedHandCursor)
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()
@@ -136,35 +110,8 @@ class MaskingViewBox(pg.ViewBox):
             self._rubber.show()
 
 
-class _History:
-    """One run's objective values in a buffer that grows by doubling."""
-
-    def __init__(self, item: pg.PlotDataItem):
-        self.item = item
-        self.values = np.empty(64)
-        self.size = 0
-
-    def append(self, value: float) -> None:
-        if self.size == len(self.values):
-            self.values = np.concatenate([self.values, np.empty(len(self.values))])
-        self.values[self.size] = value
-        self.size += 1
-
-    def replace(self, values) -> None:
-        values = np.asarray(values, dtype=float)
-        self.values = np.empty(max(64, 2 * len(values)))
-        self.values[:len(values)] = values
-        self.size = len(values)
-
-    def refresh(self) -> None:
-        v = self.values[:self.size]
-        # the log axis cannot show zero or negative objectives (an exact fit)
-        v = np.where(v > 0, v, np.nan)
-        self.item.setData(np.arange(1, self.size + 1), v, connect="finite")
-
-
 class PlotsWidget(pg.GraphicsLayoutWidget):
-    """Fit plot, residual plot and history plot, stacked.
+    """Fit plot, residual plot and history plot, stacked under a hint line.
 
     Signals
     -------
@@ -181,6 +128,7 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
     range_changed = Signal(float, float)
 
     def __init__(self, parent=None):
+        self._closed = False
         super().__init__(parent)
         #: seconds the last repaint took (the window paces live updates by it)
         self.last_paint_seconds = 0.0
@@ -191,15 +139,20 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         self._residuals = np.zeros(0)
         self._excluded = np.zeros(0, dtype=bool)
 
+        self.hint = self.addLabel(PAN_HINT, row=0, col=0, color="#555555", size="9pt",
+                                  justify="left")
+        #: what the hint says now (the label may break it over two lines)
+        self.hint_text = PAN_HINT
         self.fit_view = MaskingViewBox()
-        self.fit_plot = self.addPlot(row=0, col=0, viewBox=self.fit_view)
+        self.fit_plot = self.addPlot(row=1, col=0, viewBox=self.fit_view)
         self.residual_view = MaskingViewBox()
-        self.residual_plot = self.addPlot(row=1, col=0, viewBox=self.residual_view)
-        self.history_plot = self.addPlot(row=2, col=0,
-                                         axisItems={"left": LogLabelAxis(orientation="left")})
-        self.ci.layout.setRowStretchFactor(0, 5)
-        self.ci.layout.setRowStretchFactor(1, 2)
+        self.residual_plot = self.addPlot(row=2, col=0, viewBox=self.residual_view)
+        self.history = HistoryPlot(self.ci, row=3)
+        self.history_plot = self.history.plot
+        self.ci.layout.setRowStretchFactor(0, 0)
+        self.ci.layout.setRowStretchFactor(1, 5)
         self.ci.layout.setRowStretchFactor(2, 2)
+        self.ci.layout.setRowStretchFactor(3, 2)
         for plot in (self.fit_plot, self.residual_plot, self.history_plot):
             # no grid: under software rendering (Xvfb, remote desktops) the grid
             # lines cost ~20 ms a frame, most of a live update's budget
@@ -214,11 +167,12 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         self.residual_plot.setXLink(self.fit_plot)
 
         fp = self.fit_plot
-        self.legend = fp.addLegend(offset=(-10, 10), labelTextColor="k",
-                                   brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen(200, 200, 200))
+        self.legend = PlotLegend(fp, labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220),
+                                 pen=pg.mkPen(200, 200, 200))
         self.band_lower = pg.PlotCurveItem(pen=pg.mkPen(None))
         self.band_upper = pg.PlotCurveItem(pen=pg.mkPen(None))
         self.band = pg.FillBetweenItem(self.band_lower, self.band_upper, brush=pg.mkBrush(_BAND_COLOR))
+        self.band.hide()
         fp.addItem(self.band_lower)
         fp.addItem(self.band_upper)
         fp.addItem(self.band)
@@ -226,24 +180,22 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
                                           pen=pg.mkPen(_DATA_COLOR.lighter(140), width=1), beam=0)
         fp.addItem(self.error_bars)
         self.data_item = fp.plot([], [], pen=None, symbol="o", symbolSize=6,
-                                 symbolBrush=pg.mkBrush(_DATA_COLOR), symbolPen=pg.mkPen(_DATA_COLOR),
-                                 name="data")
+                                 symbolBrush=pg.mkBrush(_DATA_COLOR), symbolPen=pg.mkPen(_DATA_COLOR))
         self.masked_item = fp.plot([], [], pen=None, symbol="o", symbolSize=7,
                                    symbolBrush=pg.mkBrush(None),
-                                   symbolPen=pg.mkPen(_MASKED_COLOR, width=1.5), name="excluded")
+                                   symbolPen=pg.mkPen(_MASKED_COLOR, width=1.5))
         self.preview_item = fp.plot([], [], pen=pg.mkPen(_PREVIEW_COLOR, width=1.5, style=Qt.DashLine),
-                                    name="start values", antialias=True)
-        self.curve_item = fp.plot([], [], pen=pg.mkPen(_FIT_COLOR, width=2), name="fit",
-                                  antialias=True)
+                                    antialias=True)
+        self.curve_item = fp.plot([], [], pen=pg.mkPen(_FIT_COLOR, width=2), antialias=True)
         # FillBetweenItem cannot draw its own legend sample (pyqtgraph crashes
         # painting it): an empty filled PlotDataItem stands in for it.
         self.band_sample = pg.PlotDataItem([], [], pen=pg.mkPen(_BAND_COLOR.darker(150)),
                                            fillLevel=0, fillBrush=pg.mkBrush(_BAND_COLOR))
-        self.legend.addItem(self.band_sample, "95% confidence band")
         self._band_kind = "confidence"
-        for item in (self.data_item, self.masked_item):
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
+        # big scatters are reduced for the view here, never by pyqtgraph's
+        # "peak" downsampling (its bins' min and max look like two bands)
+        self._data_layer = ReducedScatter(self.fit_view, _DATA_COLOR.name())
+        self._masked_layer = ReducedScatter(self.fit_view, _MASKED_COLOR.name())
         # The data do not change while a fit streams in: cached as pixmaps they are
         # not redrawn on every live frame (only when the view range changes).
         for item in (self.data_item, self.masked_item, self.error_bars):
@@ -259,11 +211,15 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         self.residual_bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=1.0,
                                              brush=pg.mkBrush(_DATA_COLOR), pen=pg.mkPen(None))
         rp.addItem(self.residual_bars)
+        # many residuals: a density image with each column's extremes as dots, not bars
+        self.residual_points = rp.plot([], [], pen=None, symbol="o", symbolSize=2,
+                                       symbolBrush=pg.mkBrush(_DATA_COLOR), symbolPen=None)
         self.masked_residuals = rp.plot([], [], pen=None, symbol="o", symbolSize=6,
                                         symbolBrush=pg.mkBrush(None),
                                         symbolPen=pg.mkPen(_MASKED_COLOR, width=1.5))
-        self.masked_residuals.setDownsampling(auto=True, method="peak")
-        self.masked_residuals.setClipToView(True)
+        self._residual_layer = ReducedScatter(self.residual_view, _DATA_COLOR.name(),
+                                              draw_all=MAX_BARS)
+        self._masked_residual_layer = ReducedScatter(self.residual_view, _MASKED_COLOR.name())
         # A click right on a marker is taken by the scatter item, not the ViewBox:
         # both paths end in the same nearest-point pick.
         self.data_item.sigPointsClicked.connect(self._on_fit_points_clicked)
@@ -271,23 +227,58 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         self.masked_residuals.sigPointsClicked.connect(self._on_residual_points_clicked)
         rp.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("k", width=1)))
 
-        hp = self.history_plot
-        hp.setLogMode(x=False, y=True)
-        hp.setLabel("bottom", "iteration")
-        hp.setLabel("left", "objective (log)")
-        self.history_legend = hp.addLegend(offset=(-10, 10), labelTextColor="k",
-                                           brush=pg.mkBrush(255, 255, 255, 220))
-        self._runs: list[_History] = []
-
         self.fit_view.clicked.connect(self._on_fit_view_clicked)
         self.residual_view.clicked.connect(self._on_residual_view_clicked)
         self.fit_view.rect_dragged.connect(self._on_fit_view_rect_dragged)
         self.residual_view.rect_dragged.connect(self._on_residual_view_rect_dragged)
 
+        # a zoom or pan redraws big scatters once the range rests (panning stays smooth)
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_DELAY_MS)
+        self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
+        for view in (self.fit_view, self.residual_view):
+            view.sigRangeChanged.connect(self._on_view_sig_range_changed)
+            view.sigResized.connect(self._on_view_sig_range_changed)
+
     def paintEvent(self, event):  # noqa: N802 - Qt override
         start = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_seconds = time.perf_counter() - start
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        # pyqtgraph resizes once before the items exist, and again while close() deletes them
+        if hasattr(self, "hint") and not self._closed:
+            self._fit_hint()
+
+    def close(self):
+        self._closed = True
+        self._redraw_timer.stop()
+        return super().close()
+
+    def _fit_hint(self) -> None:
+        """The hint on one line, or broken at a " · " into two when the plots are narrow."""
+        text = self.hint_text
+        font = self.hint.item.font()
+        width = QFontMetrics(font).horizontalAdvance(text)
+        if width > self.width() - 30 and " · " in text:
+            parts = text.split(" · ")
+            half = (len(parts) + 1) // 2
+            text = " · ".join(parts[:half]) + "<br>" + " · ".join(parts[half:])
+        self.hint.setText(text)
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        self._show_cursors(event.modifiers())
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event):  # noqa: N802 - Qt override
+        self._show_cursors(event.modifiers())
+        super().keyReleaseEvent(event)
+
+    def _show_cursors(self, modifiers) -> None:
+        for view in (self.fit_view, self.residual_view):
+            view.show_cursor(modifiers)
 
     # ------------------------------------------------------------------ data
     def set_labels(self, x_label: str, y_label: str, y_unit: str = "") -> None:
@@ -304,15 +295,12 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         excluded = np.asarray(excluded, dtype=bool)
         self._x, self._y, self._excluded = x, y, excluded
         used = ~excluded
-        if len(x) > MAX_ERROR_BARS and self.fit_view.autoRangeEnabled()[0]:
-            # Give the view its range first: clip-to-view and auto-downsampling
-            # then hand the scatter item a few thousand points, not a million.
-            fx, fy = x[np.isfinite(x)], y[np.isfinite(y)]
-            if fx.size and fy.size:
-                self.fit_view.setRange(xRange=(fx.min(), fx.max()), yRange=(fy.min(), fy.max()),
-                                       padding=0.02)
-        self.data_item.setData(x[used], y[used], connect="finite")
-        self.masked_item.setData(x[excluded], y[excluded])
+        self._data_layer.set_points(x[used], y[used])
+        self._masked_layer.set_points(x[excluded], y[excluded])
+        if self._data_layer.many and self.fit_view.autoRangeEnabled()[0]:
+            # Give the view its range first: the reduction then works for the
+            # range the points will be seen in, not the previous one.
+            self.fit_view.autoRange(padding=0.02)
         if sigma is not None and len(x) <= MAX_ERROR_BARS:
             ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(sigma)
             self.error_bars.setData(x=x[ok], y=y[ok], height=2 * np.asarray(sigma)[ok])
@@ -320,12 +308,15 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         else:
             self.error_bars.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
             self.error_bars.hide()
+        self._draw_fit_layers()
         self._update_residual_mask()
+        self._sync_legend()
 
     def set_curve(self, x, f) -> None:
         """The fitted curve (empty arrays hide it)."""
         self.curve_item.setData(np.asarray(x, dtype=float), np.asarray(f, dtype=float),
                                 connect="finite")
+        self._sync_legend()
 
     def set_band(self, x, lower, upper, kind: str = "confidence") -> None:
         """The confidence or prediction band; None hides it."""
@@ -333,15 +324,13 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
             self.band_lower.setData([], [])
             self.band_upper.setData([], [])
             self.band.hide()
-            return
-        ok = np.isfinite(lower) & np.isfinite(upper)
-        self.band_lower.setData(np.asarray(x)[ok], np.asarray(lower)[ok])
-        self.band_upper.setData(np.asarray(x)[ok], np.asarray(upper)[ok])
-        self.band.setVisible(bool(ok.any()))
-        if kind != self._band_kind:
+        else:
+            ok = np.isfinite(lower) & np.isfinite(upper)
+            self.band_lower.setData(np.asarray(x)[ok], np.asarray(lower)[ok])
+            self.band_upper.setData(np.asarray(x)[ok], np.asarray(upper)[ok])
+            self.band.setVisible(bool(ok.any()))
             self._band_kind = kind
-            self.legend.removeItem(self.band_sample)
-            self.legend.addItem(self.band_sample, f"95% {kind} band")
+        self._sync_legend()
 
     def set_preview(self, x, f) -> None:
         """The model at the current start values; None hides it."""
@@ -350,6 +339,7 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         else:
             self.preview_item.setData(np.asarray(x, dtype=float), np.asarray(f, dtype=float),
                                       connect="finite")
+        self._sync_legend()
 
     def set_residuals(self, residuals) -> None:
         """Residuals (y - f) at every row; NaN where unknown."""
@@ -359,63 +349,123 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
     def _update_residual_mask(self) -> None:
         r = self._residuals
         if len(r) != len(self._x):
-            self.residual_bars.setOpts(x=np.zeros(0), height=np.zeros(0))
-            self.masked_residuals.setData([], [])
+            r = np.zeros(0)
+            self._residual_layer.set_points(r, r)
+            self._masked_residual_layer.set_points(r, r)
+        else:
+            used = ~self._excluded
+            self._residual_layer.set_points(self._x[used], r[used])
+            self._masked_residual_layer.set_points(self._x[self._excluded], r[self._excluded])
+        if self._residual_layer.many and any(self.residual_view.autoRangeEnabled()):
+            self.residual_view.autoRange(padding=0.02)   # reduce for the range they are seen in
+        self._draw_residual_layers()
+
+    # ------------------------------------------------------------------ reduced drawing
+    def _draw_fit_layers(self) -> None:
+        for layer, item, size in ((self._data_layer, self.data_item, 6),
+                                  (self._masked_layer, self.masked_item, 7)):
+            rows = layer.visible()
+            if rows is not None:
+                item.setData(layer.x[rows], layer.y[rows])
+                item.setSymbolSize(3 if layer.dense else size)
+
+    def _draw_residual_layers(self) -> None:
+        layer = self._residual_layer
+        rows = layer.visible()
+        if rows is not None:
+            xs, rs = layer.x[rows], layer.y[rows]
+            if layer.dense or len(rows) > MAX_BARS:
+                self.residual_bars.setOpts(x=np.zeros(0), height=np.zeros(0))
+                self.residual_points.setData(xs, rs)
+            else:
+                self.residual_bars.setOpts(x=xs, height=rs, width=_bar_width(xs), y0=0)
+                self.residual_points.setData([], [])
+        layer = self._masked_residual_layer
+        rows = layer.visible()
+        if rows is not None:
+            self.masked_residuals.setData(layer.x[rows], layer.y[rows])
+            self.masked_residuals.setSymbolSize(3 if layer.dense else 6)
+
+    def _on_view_sig_range_changed(self, *_args) -> None:
+        self._redraw_timer.start()
+
+    def _on_redraw_timer_timeout(self) -> None:
+        if self._closed:
             return
-        used = ~self._excluded & np.isfinite(r) & np.isfinite(self._x)
-        xs, rs = self._x[used], r[used]
-        if len(xs) > MAX_BARS:
-            xs, rs = _peak_bins(xs, rs, MAX_BARS)
-        self.residual_bars.setOpts(x=xs, height=rs, width=_bar_width(xs), y0=0)
-        masked = self._excluded & np.isfinite(r)
-        self.masked_residuals.setData(self._x[masked], r[masked])
+        self._draw_fit_layers()
+        self._draw_residual_layers()
+        self._place_legend()
+
+    def is_dense(self) -> bool:
+        """Whether the fit plot shows a density image for its points now."""
+        return self._data_layer.dense
+
+    def density_counts(self) -> np.ndarray | None:
+        """Counts per cell of the fit plot's density image (None when points are drawn)."""
+        return self._data_layer.density_counts()
+
+    # ------------------------------------------------------------------ legend
+    def _sync_legend(self) -> None:
+        """List what is drawn, no more: no "excluded" without excluded points."""
+        entries = []
+        if self._data_layer.x.size:
+            entries.append((self.data_item, "data"))
+        if self._masked_layer.x.size:
+            entries.append((self.masked_item, "excluded"))
+        if _has_points(self.preview_item):
+            entries.append((self.preview_item, "start values"))
+        if _has_points(self.curve_item):
+            entries.append((self.curve_item, "fit"))
+        if self.band.isVisible():
+            entries.append((self.band_sample, f"95% {self._band_kind} band"))
+        before = self.legend.names()
+        self.legend.set_entries(entries)
+        if self.legend.names() != before:
+            self._place_legend()
+
+    def _place_legend(self) -> None:
+        parts = [self._data_layer.sample(), self._masked_layer.sample()]
+        for item in (self.curve_item, self.preview_item):
+            cx, cy = item.getData()
+            if cx is not None:
+                parts.append((cx, cy))
+        xs = np.concatenate([p[0] for p in parts])
+        ys = np.concatenate([p[1] for p in parts])
+        self.legend.place(xs, ys)
 
     # ------------------------------------------------------------------ history
     def start_run(self, label: str) -> None:
-        """Begin a new history curve."""
-        color = _RUN_COLORS[len(self._runs) % len(_RUN_COLORS)]
-        # a plain line: symbols would be re-laid out on every live append
-        item = self.history_plot.plot([], [], pen=pg.mkPen(color, width=2), name=label)
-        self._runs.append(_History(item))
+        """Begin a new history curve named ``label``."""
+        self.history.start_run(label)
+
+    def start_fit_run(self, method: str) -> str:
+        """Begin the next numbered run ("run 2 (lm)"), counted from 1 after :meth:`clear_history`."""
+        return self.history.start_fit_run(method)
 
     def append_history(self, objective: float, refresh: bool = True) -> None:
         """Append one objective value to the current run (redrawn unless ``refresh`` is False)."""
-        if not self._runs:
-            self.start_run("run 1")
-        run = self._runs[-1]
-        run.append(objective)
-        if refresh:
-            run.refresh()
+        self.history.append(objective, refresh)
 
     def refresh_history(self) -> None:
         """Redraw the current run after appends with ``refresh=False``."""
-        if self._runs:
-            self._runs[-1].refresh()
+        self.history.refresh()
 
     def set_history(self, values) -> None:
         """Replace the current run's values with the solver's full history."""
-        if not self._runs:
-            self.start_run("run 1")
-        run = self._runs[-1]
-        run.replace(values)
-        run.refresh()
+        self.history.set_values(values)
 
     def clear_history(self) -> None:
-        """Remove every run's curve."""
-        for run in self._runs:
-            self.history_plot.removeItem(run.item)
-        self.history_legend.clear()
-        self._runs = []
+        """Remove every run's curve; the next run is run 1 again."""
+        self.history.clear()
 
     def history_values(self, run: int = -1) -> np.ndarray:
         """The objective values of a run (for tests and exports)."""
-        h = self._runs[run]
-        return h.values[:h.size].copy()
+        return self.history.values(run)
 
     @property
     def run_count(self) -> int:
-        """Number of history curves."""
-        return len(self._runs)
+        """Number of history curves drawn."""
+        return self.history.count
 
     # ------------------------------------------------------------------ fit range
     def show_range(self, lo: float | None, hi: float | None) -> None:
@@ -437,6 +487,13 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
         """With the mask tool on, a plain left drag selects instead of panning."""
         self.fit_view.mask_mode = on
         self.residual_view.mask_mode = on
+        self.hint_text = MASK_HINT if on else PAN_HINT
+        self._fit_hint()
+        self._show_cursors(Qt.NoModifier)
+
+    @property
+    def mask_mode(self) -> bool:
+        return self.fit_view.mask_mode
 
     def _nearest(self, view: pg.ViewBox, ys: np.ndarray, pos: QPointF) -> int:
         if len(self._x) == 0:
@@ -489,23 +546,6 @@ class PlotsWidget(pg.GraphicsLayoutWidget):
             self.rect_selected.emit(rows)
 
 
-def _peak_bins(x: np.ndarray, r: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """The residual of largest magnitude in each of ``bins`` equal x-intervals.
-
-    A million bars cannot be seen, but the worst residual of each pixel-wide
-    interval can: this keeps outliers visible, as "peak" downsampling does.
-    """
-    lo, hi = float(x.min()), float(x.max())
-    if hi <= lo:
-        return x[:bins], r[:bins]
-    idx = np.minimum(((x - lo) / (hi - lo) * bins).astype(np.int64), bins - 1)
-    order = np.lexsort((-np.abs(r), idx))        # by bin, then largest |r| first
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = idx[order][1:] != idx[order][:-1]
-    keep = order[first]
-    return x[keep], r[keep]
-
-
 def _bar_width(xs: np.ndarray) -> float:
     """Bars 70 % as wide as the typical spacing of the points."""
     if len(xs) < 2:
@@ -513,3 +553,8 @@ def _bar_width(xs: np.ndarray) -> float:
     d = np.diff(np.sort(xs))
     d = d[d > 0]
     return 0.7 * float(np.median(d)) if len(d) else 1.0
+
+
+def _has_points(item: pg.PlotDataItem) -> bool:
+    x, _y = item.getData()
+    return x is not None and len(x) > 0

@@ -78,6 +78,8 @@ class TableModel(QAbstractTableModel):
     edit_requested = Signal(int, int, float)
     #: a message for the user when a typed value was refused
     edit_refused = Signal(str)
+    #: another table is shown (Open): views start again at the top-left
+    table_replaced = Signal()
 
     def __init__(self, table: Table, parent: QObject | None = None):
         super().__init__(parent)
@@ -105,6 +107,7 @@ class TableModel(QAbstractTableModel):
         self._mask = table.mask
         self._table.add_listener(self._on_table_changed)
         self.endResetModel()
+        self.table_replaced.emit()
 
     def detach(self) -> None:
         """Stop listening to the table (before the model is dropped)."""
@@ -148,6 +151,8 @@ class TableModel(QAbstractTableModel):
         if orientation == Qt.Vertical:
             if role == Qt.DisplayRole:
                 return str(section + 1)
+            if role == Qt.TextAlignmentRole:   # row numbers line up by their last digit
+                return int(Qt.AlignRight | Qt.AlignVCenter)
             if role == Qt.ForegroundRole and 0 <= section < len(self._mask) and self._mask[section]:
                 return _MASKED_FOREGROUND
             return None
@@ -156,6 +161,9 @@ class TableModel(QAbstractTableModel):
         info = self._table.column(section + 1)
         if role == Qt.DisplayRole:
             return header_label(info.name, info.unit)
+        if role == Qt.TextAlignmentRole:
+            # a long "name (unit)" wraps onto two lines instead of widening the column
+            return int(Qt.AlignCenter | Qt.TextWordWrap)
         if role == Qt.ToolTipRole:
             tip = info.name + (f"\nunit: {info.unit}" if info.unit else "")
             if info.formula:

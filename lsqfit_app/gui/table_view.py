@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout,
-                               QInputDialog, QLabel, QMenu, QMessageBox, QTableView, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFormLayout, QHBoxLayout,
+                               QInputDialog, QLabel, QMenu, QTableView, QVBoxLayout, QWidget)
 
 from lsqfit_app.core.errors import InputError
 from lsqfit_app.gui.table_model import TableModel, format_cell, parse_cell
@@ -24,6 +23,9 @@ from lsqfit_app.gui.undo_commands import (InsertColumnCommand, InsertRowsCommand
                                           SetMaskCommand)
 
 _NONE = "(none)"
+#: rows at each end of the table measured when sizing columns to their contents
+SAMPLE_ROWS = 200
+MIN_COLUMN_WIDTH = 60
 
 
 def parse_block(text: str) -> np.ndarray:
@@ -54,6 +56,12 @@ class DataTableView(QTableView):
     copy_requested = Signal()
     paste_requested = Signal()
     delete_requested = Signal()
+    #: the view changed size (columns may fit again)
+    resized = Signal()
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.resized.emit()
 
     def keyPressEvent(self, event):  # noqa: N802 - Qt override
         if event.matches(QKeySequence.Copy):
@@ -102,18 +110,32 @@ class DataTableWidget(QWidget):
         self.view = DataTableView()
         self.view.setModel(model)
         self.view.setAlternatingRowColors(False)
-        self.view.setSelectionMode(QAbstractItemView.ContiguousSelection)
+        # Ctrl+click toggles a row or cell, Shift+click extends, as in spreadsheets
+        self.view.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.view.setContextMenuPolicy(Qt.CustomContextMenu)
         self.view.horizontalHeader().setContextMenuPolicy(Qt.CustomContextMenu)
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.verticalHeader().setSectionResizeMode(self.view.verticalHeader().ResizeMode.Fixed)
         self.view.horizontalHeader().setDefaultSectionSize(110)
+        # long headers wrap onto two lines rather than forcing wide columns
+        self.view.horizontalHeader().setTextElideMode(Qt.ElideNone)
+        self._auto_width = True
+        self._fitting = False
+        self.view.horizontalHeader().sectionResized.connect(self._on_section_resized)
+        self.view.resized.connect(self.fit_columns)
         layout.addWidget(self.view, 1)
 
         status = QHBoxLayout()
         self.status_label = QLabel()
         status.addWidget(self.status_label)
         layout.addLayout(status)
+        # what went wrong with the last edit (a refused cell, a bad paste); cleared by the
+        # next change of the table, so it never outlives the state it describes
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #b00000;")
+        self.problem_label.hide()
+        layout.addWidget(self.problem_label)
 
         self._status_timer = QTimer(self)
         self._status_timer.setSingleShot(True)
@@ -130,7 +152,8 @@ class DataTableWidget(QWidget):
         model.rowsRemoved.connect(self._on_model_data_changed)
         model.edit_requested.connect(self._on_model_edit_requested)
         model.route_edits = True
-        model.edit_refused.connect(self.message_posted)
+        model.edit_refused.connect(self.show_problem)
+        model.table_replaced.connect(self._on_table_replaced)
         for combo in (self.x_combo, self.y_combo, self.sigma_combo):
             combo.currentIndexChanged.connect(self._on_role_combo_changed)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
@@ -148,11 +171,12 @@ class DataTableWidget(QWidget):
                 a.setShortcut(shortcut)
                 a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
                 self.view.addAction(a)
-            a.triggered.connect(slot)
+            # triggered(bool) must not reach slots whose first argument means something else
+            a.triggered.connect(lambda _checked=False, s=slot: s())
             return a
         self.insert_row_above_action = action("Insert row above", self.insert_row_above)
         self.insert_row_below_action = action("Insert row below", self.insert_row_below)
-        self.delete_rows_action = action("Delete selected rows", self.delete_rows)
+        self.delete_rows_action = action("Delete selected rows", self.delete_rows, "Ctrl+-")
         self.insert_column_action = action("Insert column…", self.insert_column)
         self.computed_column_action = action("Add computed column…", self.add_computed_column)
         self.delete_column_action = action("Delete column", self.delete_column)
@@ -160,17 +184,52 @@ class DataTableWidget(QWidget):
         self.mask_action = action("Exclude selected rows from fit", self.mask_selection, "Ctrl+M")
         self.unmask_action = action("Include selected rows", self.unmask_selection, "Ctrl+Shift+M")
 
-    def fit_columns_to_headers(self) -> None:
-        """Widen columns so their headers (names and units) are readable.
+    def fit_columns(self) -> None:
+        """Size the columns to their headers and contents; stretch them when there is room.
 
-        Only the header text is measured: sizing to the contents would visit
-        every cell of a million-row column.
+        Contents are measured on the first and last :data:`SAMPLE_ROWS` rows only
+        (sizing to every cell would visit a million of them).  Headers may wrap
+        onto two lines ("intensity / (counts/s)").  When the columns fit, they
+        share the spare width, so no horizontal scrollbar appears; once the user
+        drags a column's edge, their widths are left alone until the next table.
         """
+        if not self._auto_width or self.model.columnCount() == 0:
+            return
         header = self.view.horizontalHeader()
+        needed = [self._column_width(c) for c in range(self.model.columnCount())]
+        available = self.view.viewport().width()
+        spare = available - sum(needed)
+        if spare > 0:
+            share, left = divmod(spare, len(needed))
+            needed = [w + share + (1 if i < left else 0) for i, w in enumerate(needed)]
+        self._fitting = True
+        try:
+            for col, width in enumerate(needed):
+                header.resizeSection(col, width)
+        finally:
+            self._fitting = False
+        # the header view sizes its height for one line: make room when a label wraps
         metrics = header.fontMetrics()
-        for col in range(self.model.columnCount()):
-            text = str(self.model.headerData(col, Qt.Horizontal))
-            header.resizeSection(col, max(80, metrics.horizontalAdvance(text) + 24))
+        wraps = any(metrics.horizontalAdvance(str(self.model.headerData(c, Qt.Horizontal) or ""))
+                    + 16 > width for c, width in enumerate(needed))
+        header.setMinimumHeight(2 * metrics.lineSpacing() + 8 if wraps else 0)
+
+    def _column_width(self, col: int) -> int:
+        """Width a column needs: its header on at most two lines, its sampled cells."""
+        metrics = self.view.horizontalHeader().fontMetrics()
+        text = str(self.model.headerData(col, Qt.Horizontal) or "")
+        head = _two_line_width(text, metrics.horizontalAdvance) + 16
+        n = self.model.rowCount()
+        rows = range(n) if n <= 2 * SAMPLE_ROWS else [*range(SAMPLE_ROWS),
+                                                        *range(n - SAMPLE_ROWS, n)]
+        cell_metrics = self.view.fontMetrics()
+        cells = max((cell_metrics.horizontalAdvance(str(self.model.data(self.model.index(r, col))
+                                                        or "")) for r in rows), default=0)
+        return max(MIN_COLUMN_WIDTH, head, cells + 14)
+
+    def _on_section_resized(self, *_args) -> None:
+        if not self._fitting and QGuiApplication.mouseButtons() != Qt.NoButton:
+            self._auto_width = False   # the user dragged a column edge: keep their widths
 
     # ------------------------------------------------------------------ roles
     def roles(self) -> tuple[str | None, str | None, str | None]:
@@ -226,7 +285,24 @@ class DataTableWidget(QWidget):
         n_missing = int(np.count_nonzero(missing & ~mask))
         self.status_label.setText(f"{n} points, {int(mask.sum())} excluded, {n_missing} missing")
 
+    def show_problem(self, text: str) -> None:
+        """Show why the last edit was refused (empty text: hide the line)."""
+        self.problem_label.setText(text)
+        self.problem_label.setVisible(bool(text))
+
+    def _on_table_replaced(self) -> None:
+        """A new file or project: start at the top-left with nothing selected."""
+        self.show_problem("")
+        self.view.clearSelection()
+        self.view.setCurrentIndex(self.model.index(-1, -1))
+        self.view.scrollToTop()
+        self.view.horizontalScrollBar().setValue(0)
+        self._auto_width = True
+        self.fit_columns()
+
     def _on_model_structure_changed(self, *_args) -> None:
+        self.show_problem("")
+        self.fit_columns()
         before = self.roles()
         self._refill_role_combos()
         self._status_timer.start()
@@ -238,15 +314,27 @@ class DataTableWidget(QWidget):
             self._on_model_structure_changed()
 
     def _on_model_data_changed(self, *_args) -> None:
+        self.show_problem("")
         self._status_timer.start()
 
     # ------------------------------------------------------------------ selection helpers
     def _selected_rows(self) -> list[int]:
-        sel = self.view.selectionModel()
-        rows = {i.row() for i in sel.selectedIndexes()}
-        if not rows and self.view.currentIndex().isValid():
-            rows = {self.view.currentIndex().row()}
-        return sorted(rows)
+        """Rows with a selected cell, ascending (the current row when nothing is selected).
+
+        Read from the selection's ranges, not its indexes: a whole-column
+        selection of a million rows would make a million index objects.
+        """
+        rows = np.zeros(self.model.rowCount(), dtype=bool)
+        for r in self.view.selectionModel().selection():
+            rows[r.top():r.bottom() + 1] = True
+        if not rows.any() and self.view.currentIndex().isValid():
+            rows[self.view.currentIndex().row()] = True
+        return np.flatnonzero(rows).tolist()
+
+    def _selected_blocks(self) -> list[tuple[int, int, int, int]]:
+        """The selection as (top, left, bottom, right) rectangles, inclusive."""
+        return [(r.top(), r.left(), r.bottom(), r.right())
+                for r in self.view.selectionModel().selection()]
 
     def _current_column(self) -> int:
         idx = self.view.currentIndex()
@@ -266,11 +354,21 @@ class DataTableWidget(QWidget):
         self.undo_stack.push(InsertRowsCommand(self.model, at, 1))
 
     def delete_rows(self) -> None:
+        """Delete exactly the selected rows (they need not be adjacent): one undo step."""
         rows = self._selected_rows()
         if not rows:
             return
-        # ContiguousSelection: one range
-        self.undo_stack.push(RemoveRowsCommand(self.model, rows[0], rows[-1] - rows[0] + 1))
+        runs = _runs(rows)
+        self.view.clearSelection()
+        if len(runs) == 1:
+            self.undo_stack.push(RemoveRowsCommand(self.model, runs[0][0], runs[0][1]))
+            return
+        self.undo_stack.beginMacro(f"Delete {len(rows)} rows")
+        try:
+            for first, count in reversed(runs):   # bottom up: earlier rows keep their place
+                self.undo_stack.push(RemoveRowsCommand(self.model, first, count))
+        finally:
+            self.undo_stack.endMacro()
 
     def insert_column(self) -> None:
         name, ok = QInputDialog.getText(self, "Insert column", "Name of the new column:")
@@ -278,25 +376,26 @@ class DataTableWidget(QWidget):
             at = self._current_column() + 1
             self.undo_stack.push(InsertColumnCommand(self.model, at, name.strip()))
 
-    def add_computed_column(self, name: str | None = None, formula: str | None = None) -> bool:
-        """Add a column computed from other columns, e.g. ``log(y)``."""
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Computed column", "Name of the new column:")
-            if not ok or not name.strip():
-                return False
-        if formula is None:
-            ids = ", ".join(self.model.table.identifier_names())
-            formula, ok = QInputDialog.getText(self, "Computed column",
-                                               f"Formula of columns ({ids}):")
-            if not ok or not formula.strip():
-                return False
+    def add_computed_column(self) -> bool:
+        """Ask for a name and a formula of columns (``log(y)``) and add the column (undoable).
+
+        The dialog checks the formula as it is typed; False when the user cancels.
+        """
+        from lsqfit_app.core.table import split_unit
+        from lsqfit_app.gui.computed_column import ComputedColumnDialog
+        dialog = ComputedColumnDialog(self.model.table, self)
+        if dialog.exec() != QDialog.Accepted:
+            return False
+        name, unit = split_unit(dialog.name())
         try:
-            command = InsertColumnCommand(self.model, self.model.table.n_columns, name.strip(),
-                                          formula=formula.strip())
-        except InputError as exc:
-            QMessageBox.warning(self, "Computed column", str(exc))
+            command = InsertColumnCommand(self.model, self.model.table.n_columns, name,
+                                          unit=unit, formula=dialog.formula())
+        except InputError as exc:   # the dialog checked; a table changed meanwhile lands here
+            self.show_problem(f"Computed column {name!r}: {exc}")
             return False
         self.undo_stack.push(command)
+        self.view.scrollTo(self.model.index(self.view.rowAt(0) if self.view.rowAt(0) >= 0
+                                            else 0, self.model.columnCount() - 1))
         return True
 
     def delete_column(self) -> None:
@@ -317,7 +416,7 @@ class DataTableWidget(QWidget):
         try:
             self.undo_stack.push(RenameColumnCommand(self.model, col, name, unit))
         except InputError as exc:
-            self.message_posted.emit(str(exc))
+            self.show_problem(f"Rename column {info.name!r}: {exc}")
 
     def mask_selection(self) -> None:
         rows = self._selected_rows()
@@ -349,7 +448,7 @@ class DataTableWidget(QWidget):
         try:
             block = parse_block(text)
         except InputError as exc:
-            self.message_posted.emit(f"Paste: {exc}")
+            self.show_problem(f"Paste: {exc}")
             return
         idx = self.view.currentIndex()
         row, col = (idx.row(), idx.column()) if idx.isValid() else (0, 0)
@@ -357,14 +456,17 @@ class DataTableWidget(QWidget):
 
     def clear_selection(self) -> None:
         """Make the selected cells missing (one undo step)."""
-        indexes = self.view.selectionModel().selectedIndexes()
-        if not indexes:
+        blocks = self._selected_blocks()
+        if not blocks:
             return
-        rows = [i.row() for i in indexes]
-        cols = [i.column() for i in indexes]
-        r0, c0 = min(rows), min(cols)
-        block = np.full((max(rows) - r0 + 1, max(cols) - c0 + 1), np.nan)
-        self.undo_stack.push(SetBlockCommand(self.model, r0, c0, block, "Clear cells"))
+        # only the selected cells: the gaps of a Ctrl+click selection keep their values
+        self.undo_stack.beginMacro("Clear cells")
+        try:
+            for top, left, bottom, right in blocks:
+                block = np.full((bottom - top + 1, right - left + 1), np.nan)
+                self.undo_stack.push(SetBlockCommand(self.model, top, left, block, "Clear cells"))
+        finally:
+            self.undo_stack.endMacro()
 
     # ------------------------------------------------------------------ menus
     def _on_view_context_menu(self, pos) -> None:
@@ -397,3 +499,23 @@ class DataTableWidget(QWidget):
         if col >= 0:
             menu.addAction(self.delete_column_action)
         menu.exec(self.view.horizontalHeader().mapToGlobal(pos))
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Ascending row numbers as (first, count) runs of adjacent rows."""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and runs[-1][0] + runs[-1][1] == r:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((r, 1))
+    return runs
+
+
+def _two_line_width(text: str, advance) -> int:
+    """Narrowest width that shows ``text`` on at most two lines, broken at a space."""
+    best = advance(text)
+    for i, ch in enumerate(text):
+        if ch == " ":
+            best = min(best, max(advance(text[:i]), advance(text[i + 1:])))
+    return best

@@ -3,7 +3,9 @@
 :class:`FitActions` lives in the GUI thread and owns what is transient while
 a fit runs (the run ticket, the latest progress state, the live values); the
 document receives the result when the run ends
-(:meth:`~lsqfit_app.session.document.Document.finish_run`).  Worker signals
+(:meth:`~lsqfit_app.session.document.Document.finish_run`).  The progress
+line in the status bar describes the running fit only: it is cleared when the
+run ends, and the final counts come from the result.  Worker signals
 reach only its ``@Slot`` methods (STYLE.md, threading rule 1).
 """
 from __future__ import annotations
@@ -80,8 +82,10 @@ class FitActions(QObject):
     def _on_controller_fit_started(self, _problem) -> None:
         w = self._window
         method = self.ticket.method if self.ticket is not None else w.document.solver.method
-        w.plots.start_run(f"run {w.controller.run_index} ({method})")
+        w.plots.start_fit_run(method)
         w.plots.set_preview(None, None)
+        w.progress_label.clear()
+        w.results_panel.set_running(True)
         w.results_panel.set_message("Fitting…")
         w.show_message("Fitting… (Esc or Cancel stops and keeps the best point so far)")
 
@@ -112,6 +116,8 @@ class FitActions(QObject):
     def _end_run(self):
         self.frame_timer.stop()
         self._latest_state = None
+        self._window.progress_label.clear()
+        self._window.results_panel.set_running(False)
         ticket, self.ticket = self.ticket, None
         self.live_values = None
         return ticket
@@ -125,10 +131,12 @@ class FitActions(QObject):
         if ticket is not None:
             # a result alone is not an unsaved change: the settings reproduce it
             w.document.finish_run(ticket, result)
+        from lsqfit_app.gui.results_panel import run_text
         word = {FitStatus.CONVERGED: "Fit converged", FitStatus.CANCELLED: "Fit cancelled"}.get(
             result.status, f"Fit stopped: {result.status.value.replace('_', ' ')}")
-        w.show_message(f"{word} ({result.solver}, {result.iterations} iterations, "
-                       f"{result.elapsed:.2g} s)", error=result.status is FitStatus.FAILED)
+        later = "" if w.document.result_current else "; the setup changed meanwhile: refit"
+        w.show_message(f"{word} ({run_text(result)}){later}",
+                       error=result.status is FitStatus.FAILED)
 
     @Slot(str, str)
     def _on_controller_fit_failed(self, message: str, details: str) -> None:

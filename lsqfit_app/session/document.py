@@ -198,6 +198,15 @@ class Document:
         return f.result is not None and f.result_current
 
     @property
+    def stale_reasons(self) -> tuple[str, ...]:
+        """What changed since the shown result was computed (change kinds, first first);
+        empty while it is current or there is none (words: ``events.stale_text``)."""
+        f = self.fit_of()
+        if f.result is None or f.result_current:
+            return ()
+        return tuple(dict.fromkeys(k for r, k in f.changes if r > f.result_revision))
+
+    @property
     def runs(self) -> tuple[RunRecord, ...]:
         return tuple(self.fit_of().runs)
 
@@ -254,12 +263,15 @@ class Document:
     def _setup_changed(self, kind: str, fit: int, detail=None) -> None:
         """A change of what fit ``fit`` would compute: announce it, the result goes stale."""
         self._emit(kind, fit, self._fits[fit].dataset, detail)
-        self._stale(fit)
+        self._stale(fit, kind)
         self._changed()
 
-    def _stale(self, fit: int) -> None:
+    def _stale(self, fit: int, because: str | None = None) -> None:
         f = self._fits[fit]
         f.revision += 1
+        if because:
+            f.changes.append((f.revision, because))
+            del f.changes[:-MAX_RUNS]
         if f.result is not None and f.result_current:
             f.result_current = False
             self._emit(ev.RESULT, fit, f.dataset, "stale")
@@ -275,7 +287,7 @@ class Document:
                 if event.kind.startswith("column"):
                     # a column renamed, added or removed changes the names a formula may use
                     self._resolve_model(i)
-                self._stale(i)
+                self._stale(i, kind)
             self._changed()
         return on_table_event
 
@@ -335,7 +347,7 @@ class Document:
         for i in self._fits_of(d):
             f = self._fits[i]
             self._resolve_model(i)
-            self._stale(i)
+            self._stale(i, ev.ROLES)
             if f.result is not None and f.result_roles is not None \
                     and f.result_roles.x[:1] != roles.x[:1]:
                 self._clear_result(i)   # drawn against another x it would mean nothing
@@ -352,7 +364,7 @@ class Document:
             return
         f.model_spec = spec
         self._resolve_model(i, announce=True)
-        self._stale(i)
+        self._stale(i, ev.MODEL)
         self._changed()
 
     def _resolve_model(self, i: int, announce: bool = False) -> None:
@@ -536,6 +548,7 @@ class Document:
         f = self._fits[ticket.fit]
         f.result, f.result_problem, f.result_roles = result, ticket.problem, ticket.roles
         f.result_current = ticket.revision == f.revision
+        f.result_revision = ticket.revision
         if record:
             f.run_count += 1
             f.runs.append(record_run(f.run_count, f.model_spec, ticket.method, result))
@@ -567,7 +580,7 @@ class Document:
             return False
         self.finish_run(ticket, result, record=False)
         if not current:
-            self._stale(ticket.fit)
+            self._stale(ticket.fit, ev.SAVED_STALE)
         return True
 
     # ------------------------------------------------------------------ project files

@@ -41,6 +41,21 @@ MODIFIED = "modified"
 CURRENT = "current"
 #: a fit was added to the document
 FITS = "fits"
+#: not an event: why a result restored from a project is out of date
+SAVED_STALE = "saved_stale"
+
+#: what each change that makes a result out of date means, for users
+STALE_WORDS = {MASK: "the mask changed", TABLE: "the data changed",
+               ROLES: "the x, y or sigma column changed", MODEL: "the model changed",
+               PARAMETERS: "the start values, bounds or fixed parameters changed",
+               SOLVER: "the solver settings changed", FIT_RANGE: "the fit x-range changed",
+               SAVED_STALE: "it was already out of date when the project was saved"}
+
+
+def stale_text(reasons) -> str:
+    """``("mask", "model")`` as "the mask changed and the model changed"."""
+    words = [STALE_WORDS.get(r, f"{r} changed") for r in reasons] or ["the setup changed"]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 @dataclass(frozen=True)

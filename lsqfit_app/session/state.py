@@ -82,6 +82,9 @@ class Fit:
     result_roles: Roles | None = None
     result_current: bool = False
     revision: int = 0
+    # (revision, change kind) of each setup change: what made a result stale
+    changes: list = field(default_factory=list)
+    result_revision: int = 0
     runs: list = field(default_factory=list)
     run_count: int = 0
     # settings of parameters a model change took away, by name (switching back restores them)

@@ -47,7 +47,7 @@ def test_race_shows_every_solver_and_its_history(qtbot, dialog):
     with qtbot.waitSignal(dialog.running_changed, timeout=60000, check_params_cb=lambda r: not r):
         assert dialog.run_race()
     solvers = [dialog.race_table.item(r, 0).text() for r in range(dialog.race_table.rowCount())]
-    assert solvers == ["gradient-descent", "lbfgs", "lm", "trf"]   # closed form does not apply
+    assert solvers == ["gradient-descent", "lbfgs", "lm", "trf", "closed-form"]
     lm = dialog.race_results[2]
     x, y = dialog._race_curves[2].getData()
     assert len(x) == len(lm.history)
@@ -70,3 +70,37 @@ def test_bad_model_is_reported_not_raised(dialog):
     dialog.model_list.addItem("a*foo(x)")
     assert not dialog.run_models()
     assert "unknown function" in dialog.status.text()
+
+
+def test_ranking_headers_explain_themselves_and_all_rows_show(qtbot, dialog):
+    from lsqfit_app.gui.compare_dialog import RANKING_COLUMNS
+    header = [dialog.ranking.horizontalHeaderItem(c) for c in range(dialog.ranking.columnCount())]
+    assert all(item.toolTip() for item in header)
+    runs = next(item for item in header if "runs" in item.text())
+    assert "runs test" in runs.toolTip() and "residuals" in runs.toolTip()
+    assert len(header) == len(RANKING_COLUMNS)
+    dialog.resize(1280, 720)
+    for spec in ("poly0", "poly3", "poly4", "gaussian"):
+        dialog.model_list.addItem(spec)
+    with qtbot.waitSignal(dialog.running_changed, timeout=60000, check_params_cb=lambda r: not r):
+        assert dialog.run_models()
+    table = dialog.ranking
+    assert table.rowCount() == 7
+    qtbot.wait(50)
+    last = table.visualRect(table.model().index(6, 0))
+    assert table.viewport().rect().contains(last)           # the 7th row is in sight
+    assert not dialog.curve_legend.moved_by_user and dialog.curve_legend.isVisible()
+
+
+def test_race_names_the_model_and_says_why_closed_form_is_left_out(qtbot, dialog):
+    from lsqfit_app.gui.compare_dialog import CLOSED_FORM_NA
+    dialog.tabs.setCurrentIndex(1)
+    dialog.race_checks["gradient-descent"].setChecked(False)
+    with qtbot.waitSignal(dialog.running_changed, timeout=60000, check_params_cb=lambda r: not r):
+        assert dialog.run_race()
+    assert "a*exp(-x/tau) + c" in dialog.race_model_label.text()
+    table = dialog.race_table
+    rows = {table.item(r, 0).text(): table.item(r, 5).text() for r in range(table.rowCount())}
+    assert rows["closed-form"] == CLOSED_FORM_NA
+    assert set(rows) == {"closed-form", "lbfgs", "lm", "trf"}
+    assert dialog.race_legend.names() == ["lbfgs", "lm", "trf"]

@@ -72,7 +72,12 @@ def test_typing_in_a_cell_is_undoable(window, peak_csv):
     # a bad value is refused with a message, nothing changes
     assert not model.setData(model.index(2, 1), "n/a")
     assert w.table.cell(2, 2) == 12.25
-    assert "not a number" in w.status_message.text()
+    problem = w.data_panel.problem_label
+    assert "row 3" in problem.text() and "not a number" in problem.text()
+    assert not problem.isHidden()
+    # the next good edit clears the old cell error
+    assert model.setData(model.index(3, 1), "7")
+    assert problem.text() == "" and problem.isHidden()
 
 
 def test_keyboard_shortcuts_undo_and_redo(qtbot, window, peak_csv):

@@ -1,33 +1,55 @@
-"""The objective history's log axis: readable labels over a short range and over decades."""
+"""Log axes: distinct, enough labels over any range, in one style."""
 import numpy as np
 import pytest
 
-from lsqfit_app.gui.plots import LogLabelAxis, _nice_step
+from lsqfit_app.gui.plot_axes import LogLabelAxis, log_tick_values, nice_step, tick_labels
 
 
 @pytest.mark.parametrize("raw, step", [(0.7, 1.0), (1.0, 1.0), (1.3, 2.0), (3.1, 5.0),
                                        (0.0021, 0.005), (60.0, 100.0)])
 def test_nice_step(raw, step):
-    assert _nice_step(raw) == pytest.approx(step)
+    assert nice_step(raw) == pytest.approx(step)
 
 
-def test_short_range_gets_round_linear_ticks_with_distinct_labels(qtbot):
-    axis = LogLabelAxis(orientation="left")
-    axis.setLogMode(False, True)
-    lo, hi = np.log10(49.0), np.log10(52.5)
+def _labels(axis, lo, hi, size):
     axis.setRange(lo, hi)
-    (spacing, values), = axis.tickValues(lo, hi, 200)
-    assert 10 ** np.array(values) == pytest.approx([49.0, 50.0, 51.0, 52.0])
-    labels = axis.tickStrings(values, 1.0, spacing)
-    assert labels == ["49", "50", "51", "52"]
+    levels = axis.tickValues(lo, hi, size)
+    shown = []
+    for spacing, values in levels:
+        for v, t in zip(values, axis.tickStrings(values, 1.0, spacing)):
+            if t:
+                shown.append((v, t))
+    return shown
 
 
-def test_decades_keep_pyqtgraph_ticks_and_only_decade_labels(qtbot):
+RANGES = [(0.0232100, 0.0232150), (49.0, 52.5), (49.1800, 49.1846), (60.0, 49.0), (1e-3, 1e4),
+          (2.0, 9.0), (20.0, 300.0), (6e5, 9e5), (3e5, 8e5), (1e-12, 1e12), (7.0, 7.0000001),
+          (0.9, 1.1), (1e-8, 3e-8)]
+
+
+@pytest.mark.parametrize("lo, hi", RANGES)
+@pytest.mark.parametrize("size", [90, 160, 400])
+def test_labels_are_distinct_and_enough_for_any_range(qtbot, lo, hi, size):
     axis = LogLabelAxis(orientation="left")
     axis.setLogMode(False, True)
-    axis.setRange(-2.0, 3.0)
-    levels = axis.tickValues(-2.0, 3.0, 300)
-    values = [v for _spacing, vs in levels for v in vs]
-    labels = axis.tickStrings(values, 1.0, 1.0)
-    shown = [v for v, t in zip(values, labels) if t]
-    assert all(abs(v - round(v)) < 1e-6 for v in shown) and len(shown) >= 3
+    shown = _labels(axis, np.log10(min(lo, hi)), np.log10(max(lo, hi)), size)
+    texts = [t for _v, t in shown]
+    assert len(texts) >= (3 if size >= 160 else 2)
+    assert len(set(texts)) == len(texts)
+    # inside the range, and one style: no "3e+05" next to "8·10⁵"
+    values = [10 ** v for v, _t in shown]
+    assert min(values) >= min(lo, hi) * (1 - 1e-9) and max(values) <= max(lo, hi) * (1 + 1e-9)
+    assert not any("e+" in t or "e-" in t for t in texts)
+
+
+def test_one_style_per_axis():
+    assert tick_labels([6e5, 7e5, 8e5]) == ["6·10⁵", "7·10⁵", "8·10⁵"]
+    assert tick_labels([1e-3, 1e0, 1e3]) == ["0.001", "1", "1000"]
+    assert tick_labels([1e-6, 1e0, 1e6]) == ["10⁻⁶", "10⁰", "10⁶"]
+    assert tick_labels([0.023210, 0.023212, 0.023214], same_decimals=True) == [
+        "0.023210", "0.023212", "0.023214"]
+
+
+def test_decades_when_the_range_holds_several():
+    values, decades = log_tick_values(-2.0, 3.0, 10)
+    assert decades and list(np.log10(values)) == pytest.approx([-2, -1, 0, 1, 2, 3])

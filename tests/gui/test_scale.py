@@ -16,24 +16,26 @@ def test_million_rows_table_and_plots(qtbot, window):
     qtbot.wait(20)
     assert window.table_model.rowCount() == n
     assert window.data_panel.status_label.text() == f"{n} points, 0 excluded, 0 missing"
-    # the scatter item gets a downsampled, clipped copy, not a million points
+    # the scatter item gets each pixel column's extremes over a density image, not a million points
     shown = window.plots.data_item.scatter.data
-    assert 0 < len(shown) < 20000
+    assert 0 < len(shown) < 20000 and window.plots.is_dense()
     # a residual curve from some parameter values: binned bars keep the extremes
     model = window.fit_panel.model
     values = np.array([2.9, 20.5, 0.5])
     residuals = y - model.eval(values, {"x": x})
     window.plots.set_data(x, y, None, np.zeros(n, dtype=bool))
     window.plots.set_residuals(residuals)
-    bx, bh = window.plots.residual_bars.getData()
-    assert len(bx) <= MAX_BARS
-    assert np.max(np.abs(bh)) == np.max(np.abs(residuals))
-    # panning re-clips to the view
-    window.plots.fit_view.setXRange(10, 12, padding=0)
-    qtbot.wait(20)
-    window.plots.viewport().repaint()
-    xs = window.plots.data_item.scatter.data["x"]
-    assert xs.min() >= 9 and xs.max() <= 13
+    # many residuals: a density with each column's extremes as dots, no bars
+    assert len(window.plots.residual_bars.opts["x"]) == 0
+    _px, pr = window.plots.residual_points.getData()
+    assert np.max(np.abs(pr)) == np.max(np.abs(residuals))
+    # zooming in (after the range rests) draws the points near the view themselves
+    window.plots.fit_view.setXRange(10, 10.15, padding=0)
+    qtbot.waitUntil(lambda: not window.plots.is_dense(), timeout=5000)
+    xs = window.plots.data_item.getData()[0]
+    assert xs.min() >= 9.9 and xs.max() <= 10.25
+    bx = window.plots.residual_bars.opts["x"]
+    assert 0 < len(bx) <= MAX_BARS
     # the table scrolls to the end without materialising rows
     window.data_panel.view.scrollToBottom()
     qtbot.wait(10)
