@@ -150,7 +150,7 @@ class ImportDialog(QDialog):
         given = [_FIELD_WORDS[f] for f in result.dialect.overridden if f in _FIELD_WORDS]
         chosen = f"<br>Set by you: {', '.join(given)}" if given else ""
         self.dialect_label.setText(
-            f"<b>{html.escape(describe_layout(result, self.kind), quote=False)}</b>{chosen}<br>"
+            f"<b>{html.escape(result.dialect.describe(len(result.sheets or ())), quote=False)}</b>{chosen}<br>"
             f"{result.table.n_rows} rows × {result.table.n_columns} columns")
         if self.kind == "workbook" and result.sheet:
             # "detect" alone hides which sheet the detection took
@@ -192,14 +192,6 @@ class ImportDialog(QDialog):
 _FIELD_WORDS = {"delimiter": "delimiter", "decimal": "decimal sign",
                 "thousands": "thousands separator", "header_rows": "header rows",
                 "skip_rows": "lines skipped", "encoding": "encoding", "sheet": "sheet"}
-_HEADERS = {0: "no header row (columns are numbered)", 1: "1 header row (names)",
-            2: "2 header rows (names, units)",
-            3: "3 header rows (names; the 2 rows under them, such as types and flags, are not read)"}
-_LINE_ENDINGS = {"LF": "Unix (LF) line ends", "CRLF": "Windows (CRLF) line ends",
-                 "CR": "old Mac (CR) line ends", "CR CR LF": "CR CR LF line ends",
-                 "mixed": "mixed line ends"}
-
-
 def file_kind(path: str) -> str:
     """``"workbook"`` or ``"text"``: the reader the registry picks for ``path``."""
     from lsqfit_app.io.registry import find_reader
@@ -209,29 +201,3 @@ def file_kind(path: str) -> str:
         return "text"
 
 
-def describe_layout(result, kind: str) -> str:
-    """What the reader found, in words: "2 header rows (names, units), 3 preamble
-    lines skipped, semicolon-separated, decimal comma, thousands separator '.'"."""
-    from lsqfit_app.io.dialect import DELIMITER_NAMES
-    d = result.dialect
-    parts = []
-    if kind == "workbook" and d.sheet is not None:
-        count = len(result.sheets)
-        parts.append(f"sheet {d.sheet!r}" + (f" (of {count})" if count > 1 else ""))
-    parts.append(_HEADERS.get(d.header_rows, f"{d.header_rows} header rows"))
-    if d.skip_rows:
-        unit = "row" if kind == "workbook" else "preamble line"
-        parts.append(f"{d.skip_rows} {unit}{'s' if d.skip_rows != 1 else ''} skipped")
-    if kind == "text":
-        if d.delimiter is not None:
-            parts.append(DELIMITER_NAMES.get(d.delimiter, repr(d.delimiter)) + "-separated")
-        parts.append("decimal comma" if d.decimal == "," else "decimal point")
-        if d.thousands:
-            parts.append(f"thousands separator {d.thousands!r}")
-        if d.comment:
-            parts.append(f"comment lines start with {d.comment!r}")
-        if d.encoding:
-            parts.append(f"{d.encoding.upper()} text")
-        if d.line_ending in _LINE_ENDINGS:
-            parts.append(_LINE_ENDINGS[d.line_ending])
-    return ", ".join(parts)

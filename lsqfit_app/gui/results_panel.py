@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
 
 from lsqfit_app.core.result import FitResult, FitStatus
 from lsqfit_app.report.content import fmt_p, sse_label
-from lsqfit_app.report.text import fmt, format_result
+from lsqfit_app.report.text import fmt, format_result, run_text
 
 HEADERS = ("parameter", "value", "std error", "95% CI low", "95% CI high", "t", "p", "note")
 #: the columns shown (t is in the tooltip of p; Copy as TSV has them all)
@@ -30,22 +30,6 @@ SHOWN = ("parameter", "value", "std error", "95% CI", "p", "note")
 _STALE_GREY = "#8a8a8a"
 BANNER_STYLE = ("QLabel { background: #fff3cd; color: #5c4400; border: 1px solid #e0b54a; "
                 "border-radius: 3px; padding: 4px; }")
-_SOLVED_DIRECTLY = "closed-form"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def run_text(result: FitResult) -> str:
-    """How the solver got there: "lm, 6 iterations, 8 evaluations, 0.0021 s";
-    a closed-form solution is "solved directly" (it has no iterations)."""
-    if result.solver == _SOLVED_DIRECTLY:
-        how = "closed form: solved directly"
-    else:
-        how = (f"{result.solver}, {_count(result.iterations, 'iteration')}, "
-               f"{_count(result.evaluations, 'evaluation')}")
-    return f"{how}, {result.elapsed:.2g} s"
 
 
 def stale_banner_text(reasons_text: str) -> str:

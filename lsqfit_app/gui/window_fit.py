@@ -131,7 +131,7 @@ class FitActions(QObject):
         if ticket is not None:
             # a result alone is not an unsaved change: the settings reproduce it
             w.document.finish_run(ticket, result)
-        from lsqfit_app.gui.results_panel import run_text
+        from lsqfit_app.report.text import run_text
         word = {FitStatus.CONVERGED: "Fit converged", FitStatus.CANCELLED: "Fit cancelled"}.get(
             result.status, f"Fit stopped: {result.status.value.replace('_', ' ')}")
         later = "" if w.document.result_current else "; the setup changed meanwhile: refit"

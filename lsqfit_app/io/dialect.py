@@ -80,27 +80,44 @@ class Dialect:
         d["overridden"] = list(self.overridden)
         return d
 
-    def describe(self) -> str:
-        """One line for people: ``utf-8, semicolon, decimal comma, 2 header rows``."""
+    def describe(self, sheets: int = 1) -> str:
+        """What the reader found, in words: "2 header rows (names, units), 3 preamble
+        lines skipped, semicolon-separated, decimal comma, thousands separator '.'".
+
+        A workbook's dialect has a sheet (``sheets``: how many the file has)
+        and none of the text settings.
+        """
+        workbook = self.sheet is not None
         parts = []
-        if self.sheet is not None:
-            parts.append(f"sheet {self.sheet!r}")
-        if self.encoding:
-            parts.append(self.encoding)
+        if workbook:
+            parts.append(f"sheet {self.sheet!r}" + (f" (of {sheets})" if sheets > 1 else ""))
+        parts.append(_HEADER_WORDS.get(self.header_rows, f"{self.header_rows} header rows"))
+        if self.skip_rows:
+            unit = "row" if workbook else "preamble line"
+            parts.append(f"{self.skip_rows} {unit}{'s' if self.skip_rows != 1 else ''} skipped")
+        if workbook:
+            return ", ".join(parts)
         if self.delimiter is not None:
             parts.append(DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter)) + "-separated")
         parts.append("decimal comma" if self.decimal == "," else "decimal point")
         if self.thousands:
             parts.append(f"thousands separator {self.thousands!r}")
-        parts.append({0: "no header", 1: "1 header row"}.get(self.header_rows,
-                                                             f"{self.header_rows} header rows"))
-        if self.skip_rows:
-            parts.append(f"{self.skip_rows} line{'s' if self.skip_rows != 1 else ''} before the table")
         if self.comment:
-            parts.append(f"comments {self.comment!r}")
-        if self.line_ending:
-            parts.append(f"{self.line_ending} line endings")
+            parts.append(f"comment lines start with {self.comment!r}")
+        if self.encoding:
+            parts.append(f"{self.encoding.upper()} text")
+        if self.line_ending in _LINE_END_WORDS:
+            parts.append(_LINE_END_WORDS[self.line_ending])
         return ", ".join(parts)
+
+
+_HEADER_WORDS = {0: "no header row (columns are numbered)", 1: "1 header row (names)",
+                 2: "2 header rows (names, units)",
+                 3: "3 header rows (names; the 2 rows under them, such as types and flags, "
+                    "are not read)"}
+_LINE_END_WORDS = {"LF": "Unix (LF) line ends", "CRLF": "Windows (CRLF) line ends",
+                   "CR": "old Mac (CR) line ends", "CR CR LF": "CR CR LF line ends",
+                   "mixed": "mixed line ends"}
 
 
 @dataclass(frozen=True)

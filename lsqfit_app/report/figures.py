@@ -480,8 +480,10 @@ def report_figures(result, problem, fmt: str, comparison=None,
         size = tuple(float(v) for v in fig.get_size_inches())
         data = figure_bytes(fig, fmt, dpi=dpi)
         del fig
-        # a big figure's temporaries are freed now: give them back before the next
-        release_heap()
+        if n_used > REDUCE_ABOVE:
+            # a big figure's temporaries are freed now: give them back before the next
+            # (small figures leave nothing worth a garbage collection)
+            release_heap()
         yield ReportFigure(key, caption, data, size)
 
 

@@ -32,7 +32,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"      # before any Qt import
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "gui"))      # the GUI tests' data: one scenario
 
-from conftest import SLOW_STARTS, slow_table  # noqa: E402
+from conftest import prepare_slow_fit  # noqa: E402
 
 
 def isolate_settings(folder: Path) -> None:
@@ -68,24 +68,12 @@ def pump(app, seconds: float) -> None:
 
 def slow_window():
     """A shown main window set up for a long gradient-descent fit (the test fixture's set-up)."""
-    from PySide6.QtWidgets import QApplication
-
     from lsqfit_app.gui.main_window import MainWindow
-    app = QApplication.instance()
     window = MainWindow()
     window._quiet = True
     window.resize(1400, 900)
     window.show()
-    window.set_table(slow_table(), "slow.csv")
-    window.set_roles("x", "y", None)
-    window.set_model("gaussian+line")
-    window.fit_panel.parameters.set_starts(SLOW_STARTS)
-    window.fit_panel.set_method("gradient-descent")
-    window.fit_panel.iterations_spin.setValue(10_000_000)
-    window.refresh_data()
-    for _ in range(5):
-        app.processEvents()
-    return window
+    return prepare_slow_fit(window)
 
 
 def dispose(app, window) -> None:

@@ -87,9 +87,8 @@ SLOW_STARTS = {"gaussian_amplitude": 5.0, "gaussian_center": 470.0, "gaussian_si
                "line_slope": 0.0, "line_intercept": 0.0}
 
 
-@pytest.fixture
-def slow_window(window):
-    """A window set up for a long gradient-descent fit."""
+def prepare_slow_fit(window):
+    """Set ``window`` up for a long gradient-descent fit (shared with bench_gui.py)."""
     window.set_table(slow_table(), "slow.csv")
     window.set_roles("x", "y", None)
     window.set_model("gaussian+line")
@@ -102,3 +101,9 @@ def slow_window(window):
     for _ in range(5):
         qapp.processEvents()
     return window
+
+
+@pytest.fixture
+def slow_window(window):
+    """A window set up for a long gradient-descent fit."""
+    return prepare_slow_fit(window)

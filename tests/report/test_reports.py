@@ -261,3 +261,24 @@ def test_pdf_comparison_table_breaks_no_number_and_no_heading(formula_fit, tmp_p
     for run, row in zip(runs, rows):
         assert row[1] == run.solver
         assert f"{run.statistics.sse:.7g}" in row
+
+
+def test_text_output_says_how_the_solver_got_there_in_words():
+    import numpy as np
+
+    from lsqfit_app.core.problem import FitProblem
+    from lsqfit_app.models import make_model
+    from lsqfit_app.report.text import format_result, run_text
+    from lsqfit_app.solvers import fit
+
+    rng = np.random.default_rng(17)
+    x = np.linspace(0, 1, 30)
+    line = fit(FitProblem.create(make_model("line"), x, 2 * x + 1 + rng.normal(0, 0.01, 30)))
+    assert line.solver == "closed-form"
+    assert run_text(line).startswith("closed form: solved directly")
+    assert "iterations" not in format_result(line).splitlines()[2]
+    peak = fit(FitProblem.create(make_model("a*exp(-x/tau)+c"), x,
+                                 np.exp(-x / 0.3) + 0.2 + rng.normal(0, 0.01, 30)))
+    words = run_text(peak)
+    assert f"{peak.iterations} iteration" in words and f"{peak.evaluations} evaluation" in words
+    assert (peak.iterations == 1) == ("1 iteration," in words)
