@@ -400,6 +400,13 @@ def _find_header(rows: list[Row], first: int, ncols: int, header_rows: int | Non
         k -= 1
     if header_rows is not None and len(run) > header_rows:
         run = run[-header_rows:]
+    # text rows between the names and the data that head no column themselves
+    # (Orange's type-code and flag rows, a sparse units row) belong to the
+    # header: the row under the names is then one of them, not the data's first
+    after = sorted(k for k in plain if k > anchor)
+    if (header_rows is None and after and not rows[anchor].comment
+            and all(rows[k].text_like for k in after) and len(run) + len(after) <= 3):
+        run = run + after
 
     span = max(ncols, count, len(names))
     top = _cells_text(rows[run[0]].fields)

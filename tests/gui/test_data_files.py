@@ -157,8 +157,6 @@ def test_import_preview_enables_only_what_applies_and_speaks_plainly(qtbot, tmp_
     assert dialog.buttons.button(QDialogButtonBox.Open).isEnabled()
 
 
-@pytest.mark.xfail(strict=True, reason="io/layout: a type-code row under the names is read as "
-                                       "units when a sparse flag row sits between it and the data")
 def test_a_type_code_row_in_a_workbook_is_not_units(tmp_path):
     import openpyxl
     from lsqfit_app.io import read_table
