@@ -107,11 +107,15 @@ def _factor_augmented(Jr: np.ndarray, r: np.ndarray):
             A[:top] = previous
         A[top:, :p] = Jr[rows]
         A[top:, p] = r[rows]
-        if not np.isfinite(A).all():
-            return None, None
         qr, _tau, _work, info = lapack.dgeqrf(A, overwrite_a=True)
         if info != 0:
             return None, None
+    # Householder QR carries a NaN or inf anywhere in a column into that
+    # column's part of the factor (a reflection keeps a non-finite entry
+    # non-finite, and the next diagonal entry is the norm of what remains), so
+    # the small factor tells whether [Jr | r] was finite without a pass over it
+    if not np.isfinite(qr[:k, :k]).all():
+        return None, None
     # np.triu, without its mask-building overhead: one product with a cached mask
     return qr[:p, :p] * _upper(p), qr[:p, p]
 
