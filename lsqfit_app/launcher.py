@@ -17,7 +17,6 @@ import difflib
 import os
 import sys
 
-from lsqfit_app import __version__
 from lsqfit_app import cli
 from lsqfit_app.cli import COMMANDS, EXIT_BAD_INPUT
 
@@ -31,10 +30,6 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return run_gui(argv)
     return cli.main(argv)
-
-
-#: commands of a later version (DESIGN.md 4.4): named as such rather than guessed at
-LATER_COMMANDS = ("batch", "global")
 
 
 def gui_usage_problem(argv: list[str]) -> str | None:
@@ -53,9 +48,6 @@ def gui_usage_problem(argv: list[str]) -> str | None:
         if os.path.splitext(word)[1] or os.sep in word or (os.altsep and os.altsep in word):
             return f"no such file: {word}"
         commands = ", ".join(COMMANDS)
-        if word.lower() in LATER_COMMANDS:
-            return (f"'{word}' is not a command of lsqfit-app {__version__} "
-                    f"(commands: {commands})")
         close = difflib.get_close_matches(word.lower(), list(COMMANDS), n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else f" (commands: {commands})"
         return f"unknown command '{word}'{hint}"

@@ -102,7 +102,7 @@ def test_every_subpackage_is_listed_in_pyproject():
 
 
 def test_the_layer_contract_holds():
-    # gui -> cli -> session -> report | io -> solvers -> models -> core, as
+    # gui -> cli -> session -> report | io -> batch -> solvers -> models -> core, as
     # pyproject.toml's [tool.importlinter] states it (function-level imports count)
     out = subprocess.run(
         [sys.executable, "-c",

@@ -20,6 +20,8 @@ COMMANDS = {
     "fit": ("fit", "fit a model to a data file, or refit a .lsqfit project"),
     "table": ("table", "show how a data file is read"),
     "compare": ("compare", "fit several models and rank them"),
+    "batch": ("batch", "fit one model to many curves, each on its own"),
+    "global": ("global_fit", "fit many curves jointly, some parameters shared"),
     "models": ("models", "list the library models"),
     "verify": ("verify", "run the NIST StRD self-check"),
 }

@@ -65,6 +65,14 @@ output files:
 """
 
 
+def add_parameter_arguments(parser, scope: str = "") -> None:
+    """--param and --fix (``scope`` words the help: " for every curve")."""
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE[:MIN:MAX]",
+                        help=f"start value and optional bounds{scope} (repeatable)")
+    parser.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"hold a parameter fixed{scope} (repeatable)")
+
+
 def add_data_arguments(parser) -> None:
     """Options shared by ``fit`` and ``compare``: file, import, columns, parameters."""
     import argparse
@@ -90,10 +98,7 @@ def add_data_arguments(parser) -> None:
     parser.add_argument("--weights", choices=("none", "poisson", "relative"), default=None,
                         help="weighting when there is no sigma column: poisson sigma = "
                              "sqrt(max(y, 1)), relative sigma ~ |y| (see below; default none)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE[:MIN:MAX]",
-                        help="start value and optional bounds (repeatable)")
-    parser.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
-                        help="hold a parameter fixed (repeatable)")
+    add_parameter_arguments(parser)
     parser.add_argument("--loss", choices=LOSS_CHOICES, default=None,
                         help="default linear")
     parser.add_argument("--f-scale", type=float, default=None,

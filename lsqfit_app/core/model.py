@@ -120,6 +120,24 @@ class Model(ABC):
         rows[...] = J.T
         return f
 
+    def eval_and_jacobian_batch(self, P: np.ndarray, X: Predictors, rows: np.ndarray) -> np.ndarray:
+        """Values of K curves at once, with the Jacobian written into ``rows``.
+
+        ``P`` is (K, p) in ``param_names`` order, ``X`` maps each predictor
+        to a (K, n) array, ``rows`` is a (p, K, n) buffer: ``rows[j]`` gets
+        df/dp_j of every curve.  Returns F, (K, n).  This default runs
+        :meth:`eval_and_jacobian` curve by curve, so any model works in a
+        batch; the library models, their sums and the formulas override it
+        to broadcast over the curves in one call to their own code.
+        """
+        names = self.independent_vars
+        F = np.empty(rows.shape[1:])
+        for i in range(F.shape[0]):
+            f, J = self.eval_and_jacobian(P[i], {k: X[k][i] for k in names})
+            F[i] = f
+            rows[:, i, :] = np.asarray(J).T
+        return F
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.formula}>"
 

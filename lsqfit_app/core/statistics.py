@@ -285,13 +285,12 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
     """SSE, RMSE, residual SD, R^2, chi^2, AIC, AICc, BIC from weighted residuals.
 
     ``n_free`` is the number of parameters the data determine (the rank of
-    J: free parameters less any rank deficiency).
+    J: free parameters less any rank deficiency).  The sums over the points
+    are taken here; the formulas are :func:`fit_criteria`'s, which serve
+    many curves too.
     """
     n = int(y.size)
-    dof = n - n_free
     sse = float(r_w @ r_w)
-    rmse = math.sqrt(sse / n) if n else math.nan
-    residual_sd = math.sqrt(sse / dof) if dof > 0 else math.nan
     # w None: unweighted (all weights 1), skipping the multiplications
     if centered:
         if w is None:
@@ -300,33 +299,108 @@ def goodness_of_fit(y: np.ndarray, w: np.ndarray | None, r_w: np.ndarray, n_free
         else:
             ybar = float(np.sum(w * y) / np.sum(w))
             sst = float(np.sum(w * (y - ybar) ** 2))
-        dof_t = n - 1
     else:
         sst = float(y @ y) if w is None else float(np.sum(w * y * y))
-        dof_t = n
-    r2 = 1.0 - sse / sst if sst > 0 else math.nan
-    adj = 1.0 - (sse / dof) / (sst / dof_t) if (sst > 0 and dof > 0 and dof_t > 0) else math.nan
+    log_sigma2 = float(np.sum(np.log(2 * math.pi * sigma**2))) if absolute_sigma else 0.0
+    log_w = float(np.sum(np.log(w))) if (weighted and not absolute_sigma and w is not None) \
+        else 0.0
+    return fit_criteria(n, n_free, sse, sst, centered, absolute_sigma, weighted,
+                        log_sigma2, log_w)
+
+
+def curve_sums(y: np.ndarray, w: np.ndarray | None, used: np.ndarray, sigma: np.ndarray | None,
+               absolute_sigma: bool, weighted: bool) -> dict:
+    """The sums of :func:`goodness_of_fit` for K curves at once, along the last
+    axis of (K, n) arrays, over the points where ``used`` is True: n, the
+    centred and uncentred SST, sum log(2 pi sigma^2) and sum log w.  ``w``
+    (the weights 1/sigma^2) None: unweighted."""
+    u = used.astype(float)
+    n = np.count_nonzero(used, axis=-1)
+    wu = u if w is None else np.where(used, w, 0.0)
+    yu = np.where(used, y, 0.0)
+    sw = wu.sum(axis=-1)
+    with np.errstate(all="ignore"):
+        ybar = np.einsum("...i,...i->...", wu, yu) / sw
+    d = (yu - ybar[..., None]) * (used if w is None else 1.0)
+    sst_c = np.einsum("...i,...i,...i->...", wu, d, d)
+    sst_u = np.einsum("...i,...i,...i->...", wu, yu, yu)
+    out = dict(n=n, sst_centered=sst_c, sst_uncentered=sst_u,
+               log_sigma2=np.zeros(n.shape), log_w=np.zeros(n.shape))
+    with np.errstate(all="ignore"):
+        if absolute_sigma and sigma is not None:
+            out["log_sigma2"] = np.where(used, np.log(2 * math.pi * sigma**2), 0.0).sum(axis=-1)
+        if weighted and not absolute_sigma and w is not None:
+            out["log_w"] = np.where(used, np.log(np.where(used, w, 1.0)), 0.0).sum(axis=-1)
+    return out
+
+
+class _ScalarOps:
+    """fit_criteria's operations on Python numbers: ``pick`` evaluates only the
+    branch taken (a callable), as an ``if`` would."""
+
+    sqrt = staticmethod(math.sqrt)
+    log = staticmethod(math.log)
+    isfinite = staticmethod(math.isfinite)
+
+    @staticmethod
+    def pick(cond, then, other):
+        return then() if cond else other
+
+
+class _ArrayOps:
+    """fit_criteria's operations on arrays of K curves: both branches are
+    computed (warnings silenced) and ``pick`` selects per curve."""
+
+    sqrt = staticmethod(np.sqrt)
+    log = staticmethod(np.log)
+    isfinite = staticmethod(np.isfinite)
+
+    @staticmethod
+    def pick(cond, then, other):
+        with np.errstate(all="ignore"):
+            return np.where(cond, then(), other)
+
+
+def fit_criteria(n, n_free, sse, sst, centered, absolute_sigma: bool, weighted: bool,
+                 log_sigma2=0.0, log_w=0.0) -> dict:
+    """The goodness-of-fit formulas (module docstring) from the sums over the points.
+
+    Python numbers for one fit, or arrays of K curves (n, n_free, sse, sst,
+    centered and the log sums each a number or a (K,) array): the same
+    expressions serve both, through :class:`_ScalarOps` or :class:`_ArrayOps`.
+    ``log_sigma2`` = sum log(2 pi sigma_i^2) (absolute sigma), ``log_w`` =
+    sum log w_i (relative weights).  Without absolute sigma chi^2 is None
+    for one fit and NaN for many.
+    """
+    batch = isinstance(sse, np.ndarray)
+    o = _ArrayOps if batch else _ScalarOps
+    nan, inf = math.nan, math.inf
+    dof = n - n_free
+    rmse = o.pick(n > 0, lambda: o.sqrt(sse / n), nan)
+    residual_sd = o.pick(dof > 0, lambda: o.sqrt(sse / dof), nan)
+    dof_t = np.where(centered, n - 1, n) if batch else (n - 1 if centered else n)
+    r2 = o.pick(sst > 0, lambda: 1.0 - sse / sst, nan)
+    adj = o.pick((sst > 0) & (dof > 0) & (dof_t > 0),
+                 lambda: 1.0 - (sse / dof) / (sst / dof_t), nan)
     if absolute_sigma:
         chi2 = sse
-        red = sse / dof if dof > 0 else math.nan
-        m2ll = chi2 + float(np.sum(np.log(2 * math.pi * sigma**2)))
+        red = o.pick(dof > 0, lambda: sse / dof, nan)
+        m2ll = chi2 + log_sigma2
         k = n_free
     else:
-        chi2 = red = None
+        chi2 = red = (np.full(np.shape(sse), nan) if batch else None)
+        # relative weights: the scale is estimated, like an unweighted fit,
+        # with the Jacobian of the weights' normalisation (sum log w) kept.
         if weighted:
-            # relative weights: the scale is estimated, like an unweighted fit,
-            # with the Jacobian of the weights' normalisation (sum log w) kept.
-            log_w = float(np.sum(np.log(w))) if w is not None else 0.0
-            m2ll = n * math.log(2 * math.pi * sse / n) + n - log_w \
-                if sse > 0 else -math.inf
+            m2ll = o.pick(sse > 0, lambda: n * o.log(2 * math.pi * sse / n) + n - log_w, -inf)
         else:
-            m2ll = n * math.log(2 * math.pi * sse / n) + n if sse > 0 else -math.inf
+            m2ll = o.pick(sse > 0, lambda: n * o.log(2 * math.pi * sse / n) + n, -inf)
         k = n_free + 1
-    if not math.isfinite(sse):
-        m2ll = math.nan   # a model that gave NaN or inf: no likelihood, not -inf
+    # a model that gave NaN or inf: no likelihood, not -inf
+    m2ll = o.pick(o.isfinite(sse), lambda: m2ll, nan)
     aic = m2ll + 2 * k
-    aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf)
-    bic = m2ll + k * math.log(n) if n > 0 else math.nan
+    aicc = aic + o.pick(n - k - 1 > 0, lambda: 2 * k * (k + 1) / (n - k - 1), inf)
+    bic = o.pick(n > 0, lambda: m2ll + k * o.log(n), nan)
     return dict(dof=dof, sse=sse, rmse=rmse, residual_sd=residual_sd, r_squared=r2,
                 adj_r_squared=adj, chi_squared=chi2, reduced_chi_squared=red,
                 aic=aic, aicc=aicc, bic=bic, log_likelihood=-0.5 * m2ll)

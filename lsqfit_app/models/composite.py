@@ -196,6 +196,23 @@ class SumModel(Model):
 
         return evaluate
 
+    def eval_and_jacobian_batch(self, P, X, rows):
+        """K curves: each part writes its rows of the (P, K, n) buffer from its
+        columns of ``P`` (the same code as one curve, broadcast); the offsets'
+        rows are ones and their values are added as (K, 1) columns."""
+        total = None
+        for col in self._offset_cols:
+            rows[col] = 1.0
+        for model, sl in self._array_parts or self._parts:
+            f = model.eval_and_jacobian_batch(P[:, sl], X, rows[sl])
+            total = f if total is None else total + f
+        if self._array_parts and self._offset_cols:
+            offset = P[:, self._offset_cols[0]:self._offset_cols[0] + 1]
+            for col in self._offset_cols[1:]:
+                offset = offset + P[:, col:col + 1]
+            total = total + offset
+        return total
+
     def _eval_parts(self, p, x):
         p = np.asarray(p, dtype=float)
         # Each part writes its Jacobian straight into its rows of one

@@ -99,6 +99,20 @@ class FormulaModel(Model):
         values = self._both_program.run(env)
         return self._column(values[0], n, env), self._fill(values[1:], n)
 
+    def eval_and_jacobian_batch(self, P: np.ndarray, X: Predictors, rows: np.ndarray) -> np.ndarray:
+        """K curves through the same program: each predictor a (K, n) array and
+        each parameter a (K, 1) column, which numpy broadcasts node by node;
+        constant derivatives broadcast into their rows of ``rows`` (p, K, n)."""
+        env: dict = {k: X[k] for k in self.independent_vars}
+        env.update((name, P[:, j:j + 1]) for j, name in enumerate(self.param_names))
+        values = self._both_program.run(env)
+        shape = rows.shape[1:]
+        for j, col in enumerate(values[1:]):
+            rows[j] = col
+        F = np.empty(shape)
+        F[...] = values[0]
+        return F
+
     def jacobian_dd(self, p: np.ndarray, x: Predictors):
         """Double-double Jacobian when every derivative is a polynomial term.
 

@@ -102,6 +102,14 @@ class LibraryModel(Model):
             return _call(self._shape_jac, x, p, out=rows)[0]
         return super().eval_and_jacobian_rows(p, x, rows)
 
+    def eval_and_jacobian_batch(self, P, X, rows):
+        """K curves in one call of the lineshape pair: each parameter a (K, 1)
+        column of ``P``, x the (K, n) array, J written into ``rows`` (p, K, n)."""
+        if not self._jac_out:
+            return super().eval_and_jacobian_batch(P, X, rows)
+        cols = [P[:, j:j + 1] for j in range(P.shape[1])]
+        return self._shape_jac(X["x"], *cols, out=rows)[0]
+
     def __init_subclass__(cls, **kwargs):
         """Register every subclass that names itself (``name = "..."`` in its body)."""
         super().__init_subclass__(**kwargs)

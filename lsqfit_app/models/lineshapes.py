@@ -30,7 +30,14 @@ damped_sine        amplitude*exp(-decay*x)*sin(2*pi*frequency*x + phase) + offse
 
 The Jacobian is returned as the transpose of a (k, n) C-ordered buffer: its
 rows are written contiguously, and the column-major result is what MINPACK
-and the QR factorisations of the solvers want anyway.  (The polynomials have
+and the QR factorisations of the solvers want anyway.
+
+Many curves at once
+-------------------
+The same functions evaluate K curves in one call: x of shape (K, n) and
+each parameter a (K, 1) column broadcast along its curve, with ``out`` a
+(k, K, n) buffer (J is then (K, n, k)).  Nothing in a shape assumes a
+scalar parameter, so a batch fit and a single fit run the same arithmetic.  (The polynomials have
 no pair here: :class:`~lsqfit_app.models.polynomials.PolynomialModel`
 evaluates any degree with its Vandermonde matrix.)
 
@@ -71,6 +78,11 @@ _FOUR_LN2 = 4.0 * math.log(2.0)
 _TWO_PI = 2.0 * math.pi
 
 
+def _columns(jac: np.ndarray) -> np.ndarray:
+    """J with the parameters last: (n, p) from a (p, n) buffer, (K, n, p) from (p, K, n)."""
+    return jac.T if jac.ndim == 2 else jac.transpose(1, 2, 0)
+
+
 # --------------------------------------------------------------------- linear
 def line(x, slope=1.0, intercept=0.0):
     """Straight line ``slope*x + intercept``."""
@@ -78,10 +90,10 @@ def line(x, slope=1.0, intercept=0.0):
 
 
 def line_and_jacobian(x, slope=1.0, intercept=0.0, out=None):
-    jac = np.empty((2, x.size)) if out is None else out
+    jac = np.empty((2, *x.shape)) if out is None else out
     jac[0] = x
     jac[1] = 1.0
-    return slope * x + intercept, jac.T
+    return slope * x + intercept, _columns(jac)
 
 
 # --------------------------------------------------------------- exponentials
@@ -93,11 +105,11 @@ def exp_decay(x, amplitude=1.0, tau=1.0, offset=0.0):
 def exp_decay_and_jacobian(x, amplitude=1.0, tau=1.0, offset=0.0, out=None):
     e = np.exp(-x / tau)
     ae = amplitude * e
-    jac = np.empty((3, x.size)) if out is None else out
+    jac = np.empty((3, *x.shape)) if out is None else out
     jac[0] = e
     jac[1] = ae * x / (tau * tau)
     jac[2] = 1.0
-    return ae + offset, jac.T
+    return ae + offset, _columns(jac)
 
 
 def exp_growth(x, amplitude=1.0, tau=1.0, offset=0.0):
@@ -108,11 +120,11 @@ def exp_growth(x, amplitude=1.0, tau=1.0, offset=0.0):
 def exp_growth_and_jacobian(x, amplitude=1.0, tau=1.0, offset=0.0, out=None):
     e = np.exp(x / tau)
     ae = amplitude * e
-    jac = np.empty((3, x.size)) if out is None else out
+    jac = np.empty((3, *x.shape)) if out is None else out
     jac[0] = e
     jac[1] = -ae * x / (tau * tau)
     jac[2] = 1.0
-    return ae + offset, jac.T
+    return ae + offset, _columns(jac)
 
 
 def double_exp_decay(x, amplitude1=1.0, tau1=1.0, amplitude2=1.0, tau2=10.0, offset=0.0):
@@ -126,13 +138,13 @@ def double_exp_decay_and_jacobian(x, amplitude1=1.0, tau1=1.0, amplitude2=1.0, t
     e2 = np.exp(-x / tau2)
     a1 = amplitude1 * e1
     a2 = amplitude2 * e2
-    jac = np.empty((5, x.size)) if out is None else out
+    jac = np.empty((5, *x.shape)) if out is None else out
     jac[0] = e1
     jac[1] = a1 * x / (tau1 * tau1)
     jac[2] = e2
     jac[3] = a2 * x / (tau2 * tau2)
     jac[4] = 1.0
-    return a1 + a2 + offset, jac.T
+    return a1 + a2 + offset, _columns(jac)
 
 
 def power_law(x, amplitude=1.0, exponent=1.0):
@@ -146,10 +158,10 @@ def power_law_and_jacobian(x, amplitude=1.0, exponent=1.0, out=None):
     # d/dexponent of x**b is x**b*log(x); at x = 0 it is 0 for b > 0, not 0*(-inf).
     with np.errstate(divide="ignore", invalid="ignore"):
         logx = np.log(np.where(x > 0, x, 1.0))
-    jac = np.empty((2, x.size)) if out is None else out
+    jac = np.empty((2, *x.shape)) if out is None else out
     jac[0] = xp
     jac[1] = f * logx
-    return f, jac.T
+    return f, _columns(jac)
 
 
 def logarithmic(x, slope=1.0, intercept=0.0):
@@ -159,10 +171,10 @@ def logarithmic(x, slope=1.0, intercept=0.0):
 
 def logarithmic_and_jacobian(x, slope=1.0, intercept=0.0, out=None):
     logx = np.log(x)
-    jac = np.empty((2, x.size)) if out is None else out
+    jac = np.empty((2, *x.shape)) if out is None else out
     jac[0] = logx
     jac[1] = 1.0
-    return slope * logx + intercept, jac.T
+    return slope * logx + intercept, _columns(jac)
 
 
 # ---------------------------------------------------------------------- peaks
@@ -177,7 +189,7 @@ def gaussian_and_jacobian(x, amplitude=1.0, center=0.0, sigma=1.0, out=None):
     # one exponential, no temporaries beyond d and the returned values.
     d = x - center
     inv_s2 = 1.0 / (sigma * sigma)
-    jac = np.empty((3, x.size)) if out is None else out
+    jac = np.empty((3, *x.shape)) if out is None else out
     g, dc, ds = jac[0], jac[1], jac[2]   # indexing: unpacking iterates, 2.5x slower
     np.multiply(d, d, out=g)
     g *= -0.5 * inv_s2
@@ -187,7 +199,7 @@ def gaussian_and_jacobian(x, amplitude=1.0, center=0.0, sigma=1.0, out=None):
     dc *= inv_s2
     np.multiply(dc, d, out=ds)
     ds *= 1.0 / sigma
-    return f, jac.T
+    return f, _columns(jac)
 
 
 def lorentzian(x, amplitude=1.0, center=0.0, gamma=1.0):
@@ -204,11 +216,11 @@ def lorentzian_and_jacobian(x, amplitude=1.0, center=0.0, gamma=1.0, out=None):
     f = amplitude * shape
     # dL/dcenter = 2 d L^2/gamma^2, dL/dgamma = 2 d^2 L^2/gamma^3
     t = 2.0 * f * shape * d / g2
-    jac = np.empty((3, x.size)) if out is None else out
+    jac = np.empty((3, *x.shape)) if out is None else out
     jac[0] = shape
     jac[1] = t
     jac[2] = t * d / gamma
-    return f, jac.T
+    return f, _columns(jac)
 
 
 def voigt(x, amplitude=1.0, center=0.0, sigma=1.0, gamma=1.0):
@@ -259,7 +271,7 @@ def voigt_and_jacobian(x, amplitude=1.0, center=0.0, sigma=1.0, gamma=1.0, out=N
     shape = w.real / r0
     f = amplitude * shape
     a_r0 = amplitude / r0
-    jac = np.empty((4, x.size)) if out is None else out
+    jac = np.empty((4, *x.shape)) if out is None else out
     jac[0] = shape
     jac[1] = -a_r0 * scale * wp.real
     # d/dsigma through the heat equation dV/dsigma = sigma*d2V/dx2 of the Voigt
@@ -267,7 +279,7 @@ def voigt_and_jacobian(x, amplitude=1.0, center=0.0, sigma=1.0, gamma=1.0, out=N
     jac[2] = (0.5 * a_r0 / sigma) * (wpp.real - shape * wpp0.real[0])
     # d/dgamma: dz/dgamma = i*scale for z and z0 alike
     jac[3] = -a_r0 * scale * (wp.imag - shape * wp0.imag[0])
-    return f, jac.T
+    return f, _columns(jac)
 
 
 def pseudo_voigt(x, amplitude=1.0, center=0.0, fwhm=1.0, fraction=0.5):
@@ -285,12 +297,12 @@ def pseudo_voigt_and_jacobian(x, amplitude=1.0, center=0.0, fwhm=1.0, fraction=0
     shape = fraction * lor + (1.0 - fraction) * gau
     # q = d(amplitude*shape)/d(u**2); du**2/dcenter = -2u/fwhm, du**2/dfwhm = -2u**2/fwhm
     q = amplitude * (-4.0 * fraction * lor * lor - _FOUR_LN2 * (1.0 - fraction) * gau)
-    jac = np.empty((4, x.size)) if out is None else out
+    jac = np.empty((4, *x.shape)) if out is None else out
     jac[0] = shape
     jac[1] = q * (-2.0 / fwhm) * u
     jac[2] = q * (-2.0 / fwhm) * u2
     jac[3] = amplitude * (lor - gau)
-    return amplitude * shape, jac.T
+    return amplitude * shape, _columns(jac)
 
 
 # ------------------------------------------------------------------- sigmoids
@@ -304,19 +316,22 @@ def logistic4_and_jacobian(x, bottom=0.0, top=1.0, x50=0.0, slope=1.0, out=None)
     s = expit(slope * d)
     span = top - bottom
     ds = span * s * (1.0 - s)
-    jac = np.empty((4, x.size)) if out is None else out
+    jac = np.empty((4, *x.shape)) if out is None else out
     jac[0] = 1.0 - s
     jac[1] = s
     jac[2] = -slope * ds
     jac[3] = ds * d
-    return bottom + span * s, jac.T
+    return bottom + span * s, _columns(jac)
 
 
 def _hill_parts(x, k, n):
     # x**n/(k**n + x**n) = expit(n*log(x/k)): no overflow of x**n for large n;
     # log(0) = -inf gives exactly 0 at x = 0 (n > 0).
     with np.errstate(divide="ignore", invalid="ignore"):
-        lx = np.log(x) - math.log(k) if k > 0 else np.log(x / k)
+        if isinstance(k, np.ndarray):   # a column of k per curve (a batch)
+            lx = np.log(x) - np.log(k) if np.all(k > 0) else np.log(x / k)
+        else:
+            lx = np.log(x) - math.log(k) if k > 0 else np.log(x / k)
         h = expit(n * lx)
     return h, lx
 
@@ -329,12 +344,12 @@ def hill(x, vmax=1.0, k=1.0, n=1.0):
 def hill_and_jacobian(x, vmax=1.0, k=1.0, n=1.0, out=None):
     h, lx = _hill_parts(x, k, n)
     hh = vmax * h * (1.0 - h)
-    jac = np.empty((3, x.size)) if out is None else out
+    jac = np.empty((3, *x.shape)) if out is None else out
     jac[0] = h
     jac[1] = -hh * n / k
     # at x = 0 the n-derivative is 0 (h = 0), not 0*(-inf)
     jac[2] = hh * np.where(np.isfinite(lx), lx, 0.0)
-    return vmax * h, jac.T
+    return vmax * h, _columns(jac)
 
 
 def michaelis_menten(x, vmax=1.0, km=1.0):
@@ -346,10 +361,10 @@ def michaelis_menten_and_jacobian(x, vmax=1.0, km=1.0, out=None):
     r = 1.0 / (km + x)
     shape = x * r
     f = vmax * shape
-    jac = np.empty((2, x.size)) if out is None else out
+    jac = np.empty((2, *x.shape)) if out is None else out
     jac[0] = shape
     jac[1] = -f * r
-    return f, jac.T
+    return f, _columns(jac)
 
 
 # ------------------------------------------------------------------ periodics
@@ -362,12 +377,12 @@ def sine_and_jacobian(x, amplitude=1.0, frequency=1.0, phase=0.0, offset=0.0, ou
     arg = _TWO_PI * frequency * x + phase
     s = np.sin(arg)
     ac = amplitude * np.cos(arg)
-    jac = np.empty((4, x.size)) if out is None else out
+    jac = np.empty((4, *x.shape)) if out is None else out
     jac[0] = s
     jac[1] = _TWO_PI * x * ac
     jac[2] = ac
     jac[3] = 1.0
-    return amplitude * s + offset, jac.T
+    return amplitude * s + offset, _columns(jac)
 
 
 def damped_sine(x, amplitude=1.0, frequency=1.0, phase=0.0, decay=0.0, offset=0.0):
@@ -382,10 +397,10 @@ def damped_sine_and_jacobian(x, amplitude=1.0, frequency=1.0, phase=0.0, decay=0
     es = e * np.sin(arg)
     aec = amplitude * e * np.cos(arg)
     f = amplitude * es
-    jac = np.empty((5, x.size)) if out is None else out
+    jac = np.empty((5, *x.shape)) if out is None else out
     jac[0] = es
     jac[1] = _TWO_PI * x * aec
     jac[2] = aec
     jac[3] = -x * f
     jac[4] = 1.0
-    return f + offset, jac.T
+    return f + offset, _columns(jac)

@@ -43,6 +43,19 @@ class PolynomialModel(LibraryModel):
         jac = np.vander(xv, self.degree + 1, increasing=True)
         return jac @ np.asarray(p, dtype=float), jac
 
+    def eval_and_jacobian_batch(self, P, X, rows):
+        """K curves: the powers of x as the Jacobian rows, the values by Horner's rule."""
+        xv = X["x"]
+        rows[0] = 1.0
+        for k in range(1, self.degree + 1):
+            np.multiply(rows[k - 1], xv, out=rows[k])
+        F = np.empty(xv.shape)
+        F[...] = P[:, self.degree:]
+        for k in range(self.degree - 1, -1, -1):
+            F *= xv
+            F += P[:, k:k + 1]
+        return F
+
     def polynomial_powers(self):
         return tuple(range(self.degree + 1))
 

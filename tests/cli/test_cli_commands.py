@@ -46,15 +46,6 @@ def test_an_unknown_word_lists_the_commands(gui_calls, capsys):
     assert gui_calls == []
 
 
-@pytest.mark.parametrize("word", ["batch", "global"])
-def test_a_command_of_a_later_version_is_named_as_such(gui_calls, capsys, word):
-    assert launcher.main([word, "x.csv", "--model", "line"]) == 2
-    err = capsys.readouterr().err
-    assert f"'{word}' is not a command of lsqfit-app" in err
-    assert "fit" in err
-    assert gui_calls == []
-
-
 @pytest.mark.parametrize("path", ["data.csv", "fti.csv", "sub/data", "./peak", "results.lsqfit"])
 def test_a_missing_file_is_named(gui_calls, capsys, path):
     assert launcher.main([path]) == 2
